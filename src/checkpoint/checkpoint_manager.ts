@@ -9,7 +9,7 @@ import {
   stepOfPath,
   writeIndex,
 } from './checkpoint_index';
-import { LocalCheckpointStorage } from './local_storage';
+import { withStorage } from './open_storage';
 import { CheckpointLogger, consoleLogger } from './logger';
 import {
   CheckpointLimits,
@@ -83,10 +83,6 @@ export interface CheckpointInfo {
   reason?: string;
 }
 
-function toStorage(dir: ModelDirOrStorage, readOnly: boolean): CheckpointStorage {
-  return typeof dir === 'string' ? new LocalCheckpointStorage(dir, { readOnly }) : dir;
-}
-
 /** Checkpoint directories present in storage that have a state.json, whether or not an index names them. */
 async function scanModelCheckpoints(storage: CheckpointStorage): Promise<IndexEntry[]> {
   const entries: IndexEntry[] = [];
@@ -122,10 +118,19 @@ async function candidates(storage: CheckpointStorage, logger: CheckpointLogger):
  * leaves the previous index, naming only complete checkpoints. The caller holds the modelDir lock.
  */
 export async function writeCheckpoint(
-  storage: CheckpointStorage,
+  modelDir: ModelDirOrStorage,
   snapshot: ModelSnapshot,
   meta: CheckpointMeta,
   options: SaveCheckpointOptions = {},
+): Promise<string> {
+  return withStorage(modelDir, {}, (storage) => writeCheckpointTo(storage, snapshot, meta, options));
+}
+
+async function writeCheckpointTo(
+  storage: CheckpointStorage,
+  snapshot: ModelSnapshot,
+  meta: CheckpointMeta,
+  options: SaveCheckpointOptions,
 ): Promise<string> {
   const keepMax = checkKeepMax(options.keepCheckpointMax ?? DEFAULT_KEEP_CHECKPOINT_MAX, 'keepCheckpointMax');
   const dir = checkpointPath(MODEL_CHECKPOINT_PREFIX, meta.globalStep);
@@ -164,7 +169,7 @@ export async function saveCheckpoint(
   options: SaveCheckpointOptions = {},
 ): Promise<string> {
   const snapshot = await snapshotModel(model);
-  return writeCheckpoint(toStorage(modelDir, false), snapshot, meta, options);
+  return writeCheckpoint(modelDir, snapshot, meta, options);
 }
 
 /**
@@ -182,14 +187,24 @@ export async function restoreLatest(
   options: RestoreOptions = {},
 ): Promise<RestoredCheckpoint | null> {
   const logger = options.logger ?? consoleLogger;
-  const storage = toStorage(modelDir, true);
-  if (typeof modelDir === 'string' && !(await storageExists(storage))) return null;
+  return withStorage(modelDir, { local: { readOnly: true } }, async (storage) => {
+    if (typeof modelDir === 'string' && !(await storageExists(storage))) return null;
+    return restoreFrom(storage, model, logger, options.limits ?? DEFAULT_LIMITS);
+  });
+}
+
+async function restoreFrom(
+  storage: CheckpointStorage,
+  model: tf.LayersModel,
+  logger: CheckpointLogger,
+  limits: CheckpointLimits,
+): Promise<RestoredCheckpoint | null> {
   const tried = await candidates(storage, logger);
   const problems: string[] = [];
   for (const entry of tried) {
     let ckpt;
     try {
-      ckpt = await readModelCheckpoint(storage, entry.path, entry.step, options.limits ?? DEFAULT_LIMITS);
+      ckpt = await readModelCheckpoint(storage, entry.path, entry.step, limits);
     } catch (e) {
       if (!(e instanceof CorruptCheckpointError)) throw e;
       problems.push(e.message);
@@ -280,10 +295,10 @@ async function describe(storage: CheckpointStorage, deep: boolean): Promise<Chec
  * `state.json`: cheap enough for a CLI listing.
  */
 export async function listCheckpoints(modelDir: ModelDirOrStorage): Promise<CheckpointInfo[]> {
-  return describe(toStorage(modelDir, true), false);
+  return withStorage(modelDir, { local: { readOnly: true } }, (storage) => describe(storage, false));
 }
 
 /** Like {@link listCheckpoints} but verifies every file of every checkpoint (sizes, CRC-32s, manifests). */
 export async function verifyCheckpoints(modelDir: ModelDirOrStorage): Promise<CheckpointInfo[]> {
-  return describe(toStorage(modelDir, true), true);
+  return withStorage(modelDir, { local: { readOnly: true } }, (storage) => describe(storage, true));
 }

@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from '../errors';
+import { isFileUrl, localPathOfFileUrl } from '../file_url';
 import { LocalCheckpointStorage, type LocalCheckpointStorageOptions } from './local_storage';
 import { S3CheckpointStorage, type S3CheckpointStorageOptions } from './s3_storage';
 import { isS3Url } from './s3_url';
@@ -5,18 +7,90 @@ import type { CheckpointStorage } from './storage';
 
 /** Options for whichever backend {@link openStorage} picks. */
 export interface OpenStorageOptions {
-  /** Used when the modelDir is a local directory. */
+  /** Used when the modelDir is a local directory (a path or a `file://` URL). */
   local?: LocalCheckpointStorageOptions;
   /** Used when the modelDir is an `s3://bucket/prefix` URL. */
   s3?: S3CheckpointStorageOptions;
 }
 
+/** A modelDir string is refused: an unsupported scheme, or no text at all. */
+export class UnsupportedModelDirError extends InvalidArgumentError {}
+
 /**
- * The storage behind a modelDir: an `s3://bucket/prefix` URL opens S3 (loading `@aws-sdk/client-s3`
- * only then), anything else is a local directory. An already opened storage is passed through, so
- * every API that takes a modelDir also takes a custom backend.
+ * `scheme:/...`: a URL we do not serve, or an `s3://` URL that lost a slash (`path.resolve('s3://b/x')`
+ * gives exactly `s3:/b/x`). At least two letters, so a Windows drive (`C:/runs`) stays a path.
+ */
+const URL_LIKE = /^([a-z][a-z0-9+.-]+):\//i;
+
+/**
+ * The storage behind a modelDir, and the only place a modelDir string is interpreted, so a string
+ * means the same storage from every entry point (resumableFit, the hooks, the Estimator, the
+ * checkpoint functions, the CLI):
+ * - `s3://bucket/prefix` opens S3 (loading `@aws-sdk/client-s3` only then);
+ * - `file://path` (the form tfjs uses in Node) and a plain path open a local directory;
+ * - any other scheme (`gs://`, `http://`, ...) is refused with {@link UnsupportedModelDirError}, never
+ *   turned into a local folder name.
+ * An already opened storage is passed through, so every API that takes a modelDir also takes a custom
+ * backend. Nothing is touched on disk or on the network until the storage is used.
  */
 export function openStorage(modelDir: string | CheckpointStorage, options: OpenStorageOptions = {}): CheckpointStorage {
-  if (typeof modelDir !== 'string') return modelDir;
-  return isS3Url(modelDir) ? new S3CheckpointStorage(modelDir, options.s3) : new LocalCheckpointStorage(modelDir, options.local);
+  if (typeof modelDir !== 'string') {
+    if (modelDir === null || typeof modelDir !== 'object' || typeof modelDir.read !== 'function') {
+      throw new UnsupportedModelDirError(
+        `A modelDir must be a path, a file:// or s3://bucket/prefix URL, or a CheckpointStorage; got ${describe(modelDir)}.`,
+      );
+    }
+    return modelDir;
+  }
+  if (modelDir.trim() === '') {
+    throw new UnsupportedModelDirError('The modelDir is an empty string: pass a directory path or an s3://bucket/prefix URL.');
+  }
+  const dir: string = modelDir;
+  if (isS3Url(dir)) return new S3CheckpointStorage(dir, options.s3);
+  if (isFileUrl(dir)) {
+    const local = localPathOfFileUrl(dir);
+    if (local === '') throw new UnsupportedModelDirError(`The modelDir ${JSON.stringify(dir)} names no path after file://.`);
+    return new LocalCheckpointStorage(local, options.local);
+  }
+  const scheme = URL_LIKE.exec(dir)?.[1];
+  if (scheme !== undefined) {
+    const hint = /^s3$/i.test(scheme) ? ` Did you mean s3://${dir.slice(scheme.length + 1).replace(/^\/+/, '')}?` : '';
+    throw new UnsupportedModelDirError(
+      `The modelDir ${JSON.stringify(dir)} uses the ${scheme}: scheme, which tfjs-resumable does not serve.${hint} ` +
+        'Use a local path (or file://path), or s3://bucket/prefix for S3 and S3-compatible stores ' +
+        '(GCS, MinIO, R2: set AWS_ENDPOINT_URL_S3 to their S3 endpoint).',
+    );
+  }
+  return new LocalCheckpointStorage(dir, options.local);
+}
+
+/**
+ * Releases what a storage opened by {@link openStorage} holds (an S3 client's sockets). Storages the
+ * caller passed in are the caller's to close, so only close what you opened.
+ */
+export function closeStorage(storage: CheckpointStorage): void {
+  if (storage instanceof S3CheckpointStorage) storage.destroy();
+}
+
+/**
+ * Runs `use` on the storage of `modelDir` and closes it afterwards if it was opened here from a string
+ * (a storage object passed in stays open).
+ */
+export async function withStorage<T>(
+  modelDir: string | CheckpointStorage,
+  options: OpenStorageOptions,
+  use: (storage: CheckpointStorage) => Promise<T>,
+): Promise<T> {
+  const storage = openStorage(modelDir, options);
+  try {
+    return await use(storage);
+  } finally {
+    if (storage !== modelDir) closeStorage(storage);
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object that is not a CheckpointStorage' : `a ${typeof value}`;
 }

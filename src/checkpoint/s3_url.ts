@@ -16,7 +16,7 @@ const EXPECTED_FORM =
   'bucket names are 3-63 characters of lowercase letters, digits, "." and "-".';
 
 /** Whether `value` is an `s3://` URL (so a model directory should use S3 storage, not the local disk). */
-export function isS3Url(value: unknown): value is string {
+export function isS3Url(value: unknown): boolean {
   return typeof value === 'string' && SCHEME.test(value);
 }
 

@@ -1,6 +1,5 @@
 import * as path from 'path';
 import { openStorage } from '../checkpoint/open_storage';
-import { S3CheckpointStorage } from '../checkpoint/s3_storage';
 import { isS3Url, parseS3Url } from '../checkpoint/s3_url';
 import type { CheckpointStorage } from '../checkpoint/storage';
 
@@ -12,10 +11,7 @@ export function openModelDir(dir: string): CheckpointStorage {
   return openStorage(dir, { local: { readOnly: true } });
 }
 
-/** Releases what a storage holds open (the S3 client's sockets would keep the process alive). */
-export function closeStorage(storage: CheckpointStorage): void {
-  if (storage instanceof S3CheckpointStorage) storage.destroy();
-}
+export { closeStorage } from '../checkpoint/open_storage';
 
 /** A path split into the directory that holds it and its last segment. */
 export interface SplitPath {
@@ -36,7 +32,8 @@ export function splitPath(target: string): SplitPath {
       leaf: prefix.slice(slash + 1),
     };
   }
-  const resolved = path.resolve(target);
+  // Through openStorage, so a file:// URL is read as tfjs reads it and an unknown scheme is refused.
+  const resolved = openStorage(target, { local: { readOnly: true } }).location;
   const parent = path.dirname(resolved);
   return { parent: parent === resolved ? null : parent, leaf: path.basename(resolved) };
 }

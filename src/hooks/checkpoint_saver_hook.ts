@@ -1,7 +1,8 @@
 import { CheckpointError, CorruptCheckpointError, InvalidArgumentError } from '../errors';
 import { DEFAULT_KEEP_CHECKPOINT_MAX, writeCheckpoint } from '../checkpoint/checkpoint_manager';
 import { checkKeepMax, readIndex, type IndexEntry } from '../checkpoint/checkpoint_index';
-import { LocalCheckpointStorage, LocalCheckpointStorageOptions } from '../checkpoint/local_storage';
+import type { LocalCheckpointStorageOptions } from '../checkpoint/local_storage';
+import { closeStorage, openStorage } from '../checkpoint/open_storage';
 import { CheckpointLogger, consoleLogger } from '../checkpoint/logger';
 import { type ModelSnapshot, snapshotModel } from '../checkpoint/model_snapshot';
 import { type CheckpointMeta, MODEL_CHECKPOINT_PREFIX, MODEL_INDEX_NAME } from '../checkpoint/model_checkpoint';
@@ -81,7 +82,8 @@ export class CheckpointSaverHook extends SessionRunHook {
   private listenerError: unknown = null;
 
   /**
-   * @param modelDir checkpoint directory (local path) or an opened storage (S3, a test double).
+   * @param modelDir checkpoint directory (a path, `file://` or `s3://bucket/prefix` URL, see `openStorage`) or an
+   *   opened storage.
    * @param options the save cadence (exactly one of `saveSteps` / `saveSecs`), retention and listeners.
    * @throws InvalidArgumentError when both or neither cadence is given, or a value is not positive.
    */
@@ -112,10 +114,7 @@ export class CheckpointSaverHook extends SessionRunHook {
   }
 
   override async begin(): Promise<void> {
-    this.storage =
-      typeof this.modelDir === 'string'
-        ? await LocalCheckpointStorage.open(this.modelDir, this.options.storageOptions)
-        : this.modelDir;
+    this.storage = openStorage(this.modelDir, { local: this.options.storageOptions });
     this.releaseLock = await this.storage.lock();
     this.writeQueue = writeQueueFor(this.storage.location);
     for (const l of this.listeners) await l.begin();
@@ -175,6 +174,8 @@ export class CheckpointSaverHook extends SessionRunHook {
       const release = this.releaseLock;
       this.releaseLock = undefined;
       if (release) await release();
+      // A storage this hook opened from a string is its own to close (an S3 client holds sockets).
+      if (this.storage !== undefined && this.storage !== this.modelDir) closeStorage(this.storage);
     }
   }
 
