@@ -55,8 +55,8 @@ export {
   type CheckpointInfo,
   type ModelDirOrStorage,
 } from './checkpoint/checkpoint_manager';
+export { checkpointModelHandler } from './checkpoint/checkpoint_manager';
 export {
-  checkpointModelHandler,
   CHECKPOINT_FORMAT_VERSION,
   MODEL_CHECKPOINT_PREFIX,
   MODEL_INDEX_NAME,
@@ -69,7 +69,13 @@ export {
 export { snapshotModel, type ModelSnapshot, type OptimizerSnapshot } from './checkpoint/model_snapshot';
 export type { TensorData, TensorSpec, CheckpointDtype } from './checkpoint/tensor_data';
 export { BlobCheckpointStore, type BlobCheckpointStoreOptions, type StepBlob } from './checkpoint/blob_checkpoint_store';
-export { openStorage, type OpenStorageOptions } from './checkpoint/open_storage';
+export {
+  openStorage,
+  parseModelDir,
+  UnsupportedModelDirError,
+  type OpenStorageOptions,
+  type ModelDirLocation,
+} from './checkpoint/open_storage';
 export { S3CheckpointStorage, type S3CheckpointStorageOptions, type S3Credentials } from './checkpoint/s3_storage';
 export { parseS3Url, isS3Url, type S3Location } from './checkpoint/s3_url';
 export { S3EndpointUnreachableError, S3AccessDeniedError, S3BucketNotFoundError, S3ThrottledError } from './checkpoint/s3_errors';

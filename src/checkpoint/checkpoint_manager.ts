@@ -9,7 +9,8 @@ import {
   stepOfPath,
   writeIndex,
 } from './checkpoint_index';
-import { withStorage } from './open_storage';
+import { openStorage, withStorage } from './open_storage';
+import { concatTensorData } from './tensor_data';
 import { CheckpointLogger, consoleLogger } from './logger';
 import {
   CheckpointLimits,
@@ -301,4 +302,37 @@ export async function listCheckpoints(modelDir: ModelDirOrStorage): Promise<Chec
 /** Like {@link listCheckpoints} but verifies every file of every checkpoint (sizes, CRC-32s, manifests). */
 export async function verifyCheckpoints(modelDir: ModelDirOrStorage): Promise<CheckpointInfo[]> {
   return withStorage(modelDir, { local: { readOnly: true } }, (storage) => describe(storage, true));
+}
+
+/**
+ * A tfjs `IOHandler` that loads a model checkpoint's model.json + weights.bin after verifying their
+ * checksums: `await tf.loadLayersModel(checkpointModelHandler('s3://bucket/run-1'))` loads the latest
+ * checkpoint, `checkpointModelHandler('./run-1', 'model.ckpt-100')` a given one. The modelDir is opened
+ * when tfjs calls `load` (and closed after, when opened from a string).
+ * @param modelDir a path, `file://` or `s3://bucket/prefix` URL, or an opened storage.
+ * @param checkpoint the checkpoint directory (`model.ckpt-<step>`); default: the index's latest.
+ */
+export function checkpointModelHandler(modelDir: ModelDirOrStorage, checkpoint?: string): tf.io.IOHandler {
+  openStorage(modelDir); // refuses a bad modelDir when the handler is made, not when tfjs first loads
+  return {
+    load: () =>
+      withStorage(modelDir, { local: { readOnly: true } }, async (storage): Promise<tf.io.ModelArtifacts> => {
+        let dir = checkpoint;
+        if (dir === undefined) {
+          const entries = await readIndex(storage, MODEL_INDEX_NAME, MODEL_CHECKPOINT_PREFIX);
+          if (entries === null || entries.length === 0) {
+            throw new CheckpointNotFoundError(`${storage.location} holds no indexed model checkpoint to load.`);
+          }
+          dir = entries[entries.length - 1].path;
+        }
+        const ckpt = await readModelCheckpoint(storage, dir, null);
+        const weightData = concatTensorData(ckpt.weights);
+        return {
+          modelTopology: ckpt.modelTopology as unknown as object,
+          format: 'layers-model',
+          weightSpecs: ckpt.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: w.dtype })),
+          weightData: weightData.buffer as ArrayBuffer,
+        };
+      }),
+  };
 }

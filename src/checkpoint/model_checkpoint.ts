@@ -336,21 +336,3 @@ export async function readModelCheckpoint(
   return { path: dir, state, modelTopology: modelJson.modelTopology, weights, optimizer, extras };
 }
 
-/**
- * A tfjs `IOHandler` that loads a model checkpoint's model.json + weights.bin after verifying them:
- * `await tf.loadLayersModel(checkpointModelHandler(storage, 'model.ckpt-100'))`.
- */
-export function checkpointModelHandler(storage: CheckpointStorage, dir: string): tf.io.IOHandler {
-  return {
-    load: async (): Promise<tf.io.ModelArtifacts> => {
-      const ckpt = await readModelCheckpoint(storage, dir, null);
-      const weightData = concatTensorData(ckpt.weights);
-      return {
-        modelTopology: ckpt.modelTopology as unknown as object,
-        format: 'layers-model',
-        weightSpecs: ckpt.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: w.dtype })),
-        weightData: weightData.buffer as ArrayBuffer,
-      };
-    },
-  };
-}

@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../errors';
 import { isFileUrl, localPathOfFileUrl } from '../file_url';
 import { LocalCheckpointStorage, type LocalCheckpointStorageOptions } from './local_storage';
 import { S3CheckpointStorage, type S3CheckpointStorageOptions } from './s3_storage';
-import { isS3Url } from './s3_url';
+import { isS3Url, parseS3Url, type S3Location } from './s3_url';
 import type { CheckpointStorage } from './storage';
 
 /** Options for whichever backend {@link openStorage} picks. */
@@ -22,16 +22,62 @@ export class UnsupportedModelDirError extends InvalidArgumentError {}
  */
 const URL_LIKE = /^([a-z][a-z0-9+.-]+):\//i;
 
+/** What a modelDir string names, as {@link parseModelDir} reads it. */
+export type ModelDirLocation =
+  | {
+      /** An object store prefix. */
+      kind: 's3';
+      /** The bucket, prefix and canonical URL. */
+      location: S3Location;
+    }
+  | {
+      /** A directory on this machine. */
+      kind: 'local';
+      /** The path as given (a `file://` URL already turned into its path), not yet resolved. */
+      path: string;
+    };
+
 /**
- * The storage behind a modelDir, and the only place a modelDir string is interpreted, so a string
- * means the same storage from every entry point (resumableFit, the hooks, the Estimator, the
- * checkpoint functions, the CLI):
- * - `s3://bucket/prefix` opens S3 (loading `@aws-sdk/client-s3` only then);
- * - `file://path` (the form tfjs uses in Node) and a plain path open a local directory;
- * - any other scheme (`gs://`, `http://`, ...) is refused with {@link UnsupportedModelDirError}, never
- *   turned into a local folder name.
- * An already opened storage is passed through, so every API that takes a modelDir also takes a custom
- * backend. Nothing is touched on disk or on the network until the storage is used.
+ * The only place a modelDir string is interpreted, so a string means the same storage from every entry
+ * point (resumableFit, the hooks, the Estimator and RunConfig, the checkpoint functions, the CLI):
+ * - `s3://bucket/prefix` is S3 (validated: bucket name rules, no `.`/`..` segments, no control characters);
+ * - `file://path` (the form tfjs uses in Node) and a plain path are a local directory;
+ * - any other scheme (`gs://`, `http://`, `s3:/` with one slash, ...) is refused with
+ *   {@link UnsupportedModelDirError}, never turned into a local folder name.
+ * Touches nothing: use it to check a modelDir before any work starts.
+ */
+export function parseModelDir(modelDir: string): ModelDirLocation {
+  if (typeof modelDir !== 'string' || modelDir.trim() === '') {
+    throw new UnsupportedModelDirError(
+      `The modelDir is ${typeof modelDir === 'string' ? 'an empty string' : describe(modelDir)}: pass a directory path, ` +
+        'a file:// URL or an s3://bucket/prefix URL.',
+    );
+  }
+  if (isS3Url(modelDir)) return { kind: 's3', location: parseS3Url(modelDir) };
+  if (isFileUrl(modelDir)) {
+    const local = localPathOfFileUrl(modelDir);
+    if (local === '') throw new UnsupportedModelDirError(`The modelDir ${JSON.stringify(modelDir)} names no path after file://.`);
+    return { kind: 'local', path: local };
+  }
+  const scheme = URL_LIKE.exec(modelDir)?.[1];
+  if (scheme !== undefined) {
+    const hint = /^s3$/i.test(scheme) ? ` Did you mean s3://${modelDir.slice(scheme.length + 1).replace(/^\/+/, '')}?` : '';
+    throw new UnsupportedModelDirError(
+      `The modelDir ${JSON.stringify(modelDir)} uses the ${scheme}: scheme, which tfjs-resumable does not serve.${hint} ` +
+        'Use a local path (or file://path), or s3://bucket/prefix for S3 and S3-compatible stores ' +
+        '(GCS, MinIO, R2: set AWS_ENDPOINT_URL_S3 to their S3 endpoint).',
+    );
+  }
+  return { kind: 'local', path: modelDir };
+}
+
+/**
+ * The storage behind a modelDir, as {@link parseModelDir} reads the string: S3 (loading
+ * `@aws-sdk/client-s3` only then) or a local directory. An already opened storage is passed through, so
+ * every API that takes a modelDir also takes a custom backend. Nothing is touched on disk or on the
+ * network until the storage is used.
+ * @throws UnsupportedModelDirError for a scheme we do not serve or an empty string; InvalidArgumentError
+ *   for a malformed `s3://` URL.
  */
 export function openStorage(modelDir: string | CheckpointStorage, options: OpenStorageOptions = {}): CheckpointStorage {
   if (typeof modelDir !== 'string') {
@@ -42,26 +88,10 @@ export function openStorage(modelDir: string | CheckpointStorage, options: OpenS
     }
     return modelDir;
   }
-  if (modelDir.trim() === '') {
-    throw new UnsupportedModelDirError('The modelDir is an empty string: pass a directory path or an s3://bucket/prefix URL.');
-  }
-  const dir: string = modelDir;
-  if (isS3Url(dir)) return new S3CheckpointStorage(dir, options.s3);
-  if (isFileUrl(dir)) {
-    const local = localPathOfFileUrl(dir);
-    if (local === '') throw new UnsupportedModelDirError(`The modelDir ${JSON.stringify(dir)} names no path after file://.`);
-    return new LocalCheckpointStorage(local, options.local);
-  }
-  const scheme = URL_LIKE.exec(dir)?.[1];
-  if (scheme !== undefined) {
-    const hint = /^s3$/i.test(scheme) ? ` Did you mean s3://${dir.slice(scheme.length + 1).replace(/^\/+/, '')}?` : '';
-    throw new UnsupportedModelDirError(
-      `The modelDir ${JSON.stringify(dir)} uses the ${scheme}: scheme, which tfjs-resumable does not serve.${hint} ` +
-        'Use a local path (or file://path), or s3://bucket/prefix for S3 and S3-compatible stores ' +
-        '(GCS, MinIO, R2: set AWS_ENDPOINT_URL_S3 to their S3 endpoint).',
-    );
-  }
-  return new LocalCheckpointStorage(dir, options.local);
+  const parsed = parseModelDir(modelDir);
+  return parsed.kind === 's3'
+    ? new S3CheckpointStorage(parsed.location, options.s3)
+    : new LocalCheckpointStorage(parsed.path, options.local);
 }
 
 /**

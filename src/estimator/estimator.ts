@@ -4,7 +4,7 @@ import { consoleLogger, type CheckpointLogger } from '../checkpoint/logger';
 import type { Saveable } from '../data/saveable';
 import { InvalidArgumentError, ResumableError } from '../errors';
 import { BlobCheckpointStore } from '../checkpoint/blob_checkpoint_store';
-import { openStorage } from '../checkpoint/open_storage';
+import { parseModelDir, withStorage } from '../checkpoint/open_storage';
 import { inputCheckpointNames } from '../hooks/checkpoint_input_pipeline_hook';
 import { CheckpointSaverHook } from '../hooks/checkpoint_saver_hook';
 import { HookCallback } from '../hooks/hook_callback';
@@ -90,6 +90,7 @@ export class Estimator {
       throw new InvalidArgumentError('Estimator needs a modelDir (option or config.modelDir) to keep its checkpoints in.');
     }
     this.model = options.model;
+    parseModelDir(modelDir);
     this.modelDir = modelDir;
     this.logger = options.logger ?? consoleLogger;
   }
@@ -216,12 +217,14 @@ export class Estimator {
 
   /** Step of this worker's newest usable input checkpoint (`input_<taskType>_<taskId>.ckpt-<step>`), or 0. */
   private async ownInputCheckpointStep(): Promise<number> {
-    const store = new BlobCheckpointStore(openStorage(this.modelDir), {
-      ...inputCheckpointNames(this.config),
-      keepMax: this.config.keepCheckpointMax,
-      logger: this.logger,
+    return withStorage(this.modelDir, {}, async (storage) => {
+      const store = new BlobCheckpointStore(storage, {
+        ...inputCheckpointNames(this.config),
+        keepMax: this.config.keepCheckpointMax,
+        logger: this.logger,
+      });
+      return (await store.readLatestValid())?.step ?? 0;
     });
-    return (await store.readLatestValid())?.step ?? 0;
   }
 
   private async callInputFn(inputFn: InputFn, what: string): Promise<EstimatorInput> {

@@ -1,8 +1,12 @@
+import { parseModelDir } from '../checkpoint/open_storage';
 import { InvalidArgumentError } from '../errors';
 
 /** Options of a {@link RunConfig}; every field optional, TF's defaults otherwise. */
 export interface RunConfigOptions {
-  /** Where checkpoints go; an `Estimator`'s own `modelDir` wins when both are set. */
+  /**
+   * Where checkpoints go (a path, `file://` or `s3://bucket/prefix` URL); an `Estimator`'s own `modelDir` wins
+   * when both are set. Default: `TF_CONFIG`'s `model_dir`, as in TF.
+   */
   modelDir?: string;
   /** Save every N global steps. Exclusive with `saveCheckpointsSecs`. */
   saveCheckpointsSteps?: number;
@@ -31,6 +35,7 @@ export interface RunConfigOptions {
 /** The part of TF's `TF_CONFIG` environment variable that RunConfig reads. */
 interface TfConfig {
   cluster?: Record<string, unknown>;
+  model_dir?: unknown;
   task?: { type?: unknown; index?: unknown };
 }
 
@@ -87,14 +92,16 @@ export class RunConfig {
     this.saveCheckpointsSteps = saveCheckpointsSteps;
     this.saveCheckpointsSecs =
       saveCheckpointsSteps === undefined ? (saveCheckpointsSecs ?? 600) : undefined;
-    this.modelDir = options.modelDir;
+    const fromEnv = parseTfConfig(env.TF_CONFIG);
+    // TF's rule: the option wins, else TF_CONFIG's model_dir. Checked now, so a bad scheme fails before training.
+    this.modelDir = options.modelDir ?? fromEnv.modelDir;
+    if (this.modelDir !== undefined) parseModelDir(this.modelDir);
     this.keepCheckpointMax = options.keepCheckpointMax ?? 5;
     requirePositiveInteger('keepCheckpointMax', this.keepCheckpointMax);
     this.backgroundCheckpointWrites = options.backgroundCheckpointWrites ?? true;
     this.logStepCount = options.logStepCount ?? 100;
     requirePositiveInteger('logStepCount', this.logStepCount);
 
-    const fromEnv = parseTfConfig(env.TF_CONFIG);
     this.taskType = options.taskType ?? fromEnv.taskType ?? 'worker';
     this.taskId = options.taskId ?? fromEnv.taskId ?? 0;
     requireNonNegativeInteger('taskId', this.taskId);
@@ -134,6 +141,7 @@ export class RunConfig {
 
 /** Reads TF_CONFIG; an unset variable gives nothing, a malformed one a clear error. */
 function parseTfConfig(raw: string | undefined): {
+  modelDir?: string;
   taskType?: string;
   taskId?: number;
   numWorkerReplicas?: number;
@@ -151,6 +159,9 @@ function parseTfConfig(raw: string | undefined): {
   }
   if (parsed === null || typeof parsed !== 'object') {
     throw new InvalidArgumentError('TF_CONFIG must be a JSON object with "cluster" and "task".');
+  }
+  if (parsed.model_dir !== undefined && typeof parsed.model_dir !== 'string') {
+    throw new InvalidArgumentError('TF_CONFIG model_dir must be a string (a path or an s3://bucket/prefix URL).');
   }
   const cluster = parsed.cluster ?? {};
   const countOf = (job: string): number => {
@@ -178,6 +189,7 @@ function parseTfConfig(raw: string | undefined): {
     );
   }
   return {
+    modelDir: parsed.model_dir as string | undefined,
     taskType,
     taskId,
     numWorkerReplicas: chiefs + workers > 0 ? chiefs + workers : undefined,

@@ -4,7 +4,7 @@ import { MODEL_CHECKPOINT_PREFIX, MODEL_INDEX_NAME } from '../checkpoint/model_c
 import type { CheckpointLogger } from '../checkpoint/logger';
 import { consoleLogger } from '../checkpoint/logger';
 import type { CheckpointStorage } from '../checkpoint/storage';
-import { openStorage } from '../checkpoint/open_storage';
+import { openStorage, parseModelDir } from '../checkpoint/open_storage';
 import { decodeDatasetState, encodeDatasetState } from '../data/state_codec';
 import { CheckpointError, CorruptCheckpointError, InvalidArgumentError, ResumableError } from '../errors';
 import { WRITER_SLICE_MS, type WriteQueue, writeQueueFor } from '../checkpoint/write_queue';
@@ -112,6 +112,7 @@ export class CheckpointInputPipelineHook extends SessionRunHook {
           'saveCheckpointsSecs } }.',
       );
     }
+    parseModelDir(estimator.modelDir);
     const config = estimator.config ?? {};
     const { saveCheckpointsSteps: steps, saveCheckpointsSecs: secs } = config;
     if ((steps === undefined || steps === null) === (secs === undefined || secs === null)) {

@@ -2,7 +2,7 @@ import { CheckpointError, CorruptCheckpointError, InvalidArgumentError } from '.
 import { DEFAULT_KEEP_CHECKPOINT_MAX, writeCheckpoint } from '../checkpoint/checkpoint_manager';
 import { checkKeepMax, readIndex, type IndexEntry } from '../checkpoint/checkpoint_index';
 import type { LocalCheckpointStorageOptions } from '../checkpoint/local_storage';
-import { closeStorage, openStorage } from '../checkpoint/open_storage';
+import { closeStorage, openStorage, parseModelDir } from '../checkpoint/open_storage';
 import { CheckpointLogger, consoleLogger } from '../checkpoint/logger';
 import { type ModelSnapshot, snapshotModel } from '../checkpoint/model_snapshot';
 import { type CheckpointMeta, MODEL_CHECKPOINT_PREFIX, MODEL_INDEX_NAME } from '../checkpoint/model_checkpoint';
@@ -92,6 +92,8 @@ export class CheckpointSaverHook extends SessionRunHook {
     private readonly options: CheckpointSaverHookOptions,
   ) {
     super();
+    // Refuse a bad modelDir (unknown scheme, malformed s3:// URL) now, not at the first save.
+    if (typeof modelDir === 'string') parseModelDir(modelDir);
     if ((options.saveSteps === undefined) === (options.saveSecs === undefined)) {
       throw new InvalidArgumentError(
         'CheckpointSaverHook needs exactly one of saveSteps and saveSecs ' +

@@ -3,7 +3,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { restoreLatest, saveCheckpoint, listCheckpoints, verifyCheckpoints } from '../../src/checkpoint/checkpoint_manager';
 import { LocalCheckpointStorage } from '../../src/checkpoint/local_storage';
-import { checkpointModelHandler } from '../../src/checkpoint/model_checkpoint';
+import { checkpointModelHandler } from '../../src/checkpoint/checkpoint_manager';
 import { CheckpointError } from '../../src/errors';
 import { CaseTally, RecordingLogger, tempDir, tinyModel, train, weightBytes } from './helpers';
 
