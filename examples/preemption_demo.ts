@@ -81,7 +81,9 @@ function launch(
       result.signal = signal;
       result.seconds = (Date.now() - started) / 1000;
       result.stderr = stderr;
-      if (signal === null && code !== 0) reject(new Error(`trainer failed (exit ${code}):\n${stderr}`));
+      // 143 = 128 + SIGTERM: the trainer stopped cleanly, saved, and exited as a signalled job must.
+      const stoppedOnSigterm = interrupt?.signal === 'SIGTERM' && code === 143;
+      if (signal === null && code !== 0 && !stoppedOnSigterm) reject(new Error(`trainer failed (exit ${code}):\n${stderr}`));
       else resolve(result);
     });
   });
@@ -125,7 +127,12 @@ async function main(): Promise<void> {
     console.log(`run ${i + 1}: will send ${signal} after ${afterSteps} steps (+${delayMs} ms)`);
     const result = await launch(modelDir, [...trainerArgs, '--out', path.join(work, 'preempted.bin')], { afterSteps, delayMs, signal }, show(`run ${i + 1}`));
     if (result.stderr.trim() !== '') console.log(result.stderr.trim().replace(/^/gm, `  [run ${i + 1}] `));
-    const how = result.signal !== null ? `killed by ${result.signal}` : result.sha256 !== null ? 'finished' : 'stopped cleanly on SIGTERM, checkpoint saved';
+    const how =
+      result.signal !== null
+        ? `killed by ${result.signal}`
+        : result.sha256 !== null
+          ? 'finished'
+          : `stopped on SIGTERM, saved, exit ${result.exitCode}`;
     console.log(`run ${i + 1}: steps ${result.firstStep ?? '-'}..${result.lastStep}, ${how} (${result.seconds.toFixed(1)} s)\n`);
     timeline.push({ run: i + 1, launch: result, how });
     if (result.sha256 !== null) break;

@@ -5,8 +5,9 @@
  *
  * Trains the MLP on real mnist digits with `resumableFit`: it restores the latest checkpoint of
  * `--model-dir` (weights, Adam state, global step, exact data position), continues from the next batch,
- * checkpoints every `--save-steps` steps, and stops cleanly on SIGTERM/SIGINT. Kill it at any point
- * (even kill -9) and start it again: it continues as if never interrupted.
+ * checkpoints every `--save-steps` steps, and stops cleanly on SIGTERM/SIGINT: it saves, then exits with
+ * status 143 (130 for SIGINT) so a scheduler restarts it. Kill it at any point (even kill -9) and start it
+ * again: it continues as if never interrupted.
  *
  * Output for the parent demo: `step <n>` after every step, `epoch <e> loss=.. acc=..` after every epoch,
  * and `done <sha256 of the final weights>` at the end.
@@ -66,7 +67,9 @@ async function main(): Promise<void> {
     process.stdout.write(`resumed from step ${globalStep} (epoch ${position.epoch + 1}, batch ${position.stepInEpoch})\n`);
   }
   if (!result.completed) {
-    process.stdout.write(`stopped at step ${result.globalStep} by ${result.preemptedBy ?? 'a hook'}; checkpoint saved\n`);
+    // Only a hook's stop request gets here: on SIGTERM resumableFit has already exited with status 143.
+    process.stdout.write(`stopped at step ${result.globalStep} by a hook; checkpoint saved\n`);
+    process.exitCode = 3;
     return;
   }
   const { xs, ys } = digitTensors(test);

@@ -78,5 +78,5 @@ export {
 } from './checkpoint/open_storage';
 export { S3CheckpointStorage, type S3CheckpointStorageOptions, type S3Credentials } from './checkpoint/s3_storage';
 export { parseS3Url, isS3Url, type S3Location } from './checkpoint/s3_url';
-export { S3EndpointUnreachableError, S3AccessDeniedError, S3BucketNotFoundError, S3ThrottledError } from './checkpoint/s3_errors';
+export { S3EndpointUnreachableError, S3AccessDeniedError, S3CredentialsMissingError, S3BucketNotFoundError, S3ThrottledError } from './checkpoint/s3_errors';
 export { main as runCli, ExitCode, type CliIo } from './cli';

@@ -6,6 +6,12 @@ export class S3EndpointUnreachableError extends CheckpointError {}
 /** S3 rejected the credentials or denied access (InvalidAccessKeyId, SignatureDoesNotMatch, AccessDenied, 403). */
 export class S3AccessDeniedError extends CheckpointError {}
 
+/**
+ * No credentials were found for an `s3://` model directory (none in the environment, the shared config
+ * files or the instance metadata). A kind of {@link S3AccessDeniedError}, so code catching that catches this too.
+ */
+export class S3CredentialsMissingError extends S3AccessDeniedError {}
+
 /** The bucket of an `s3://` model directory does not exist. */
 export class S3BucketNotFoundError extends CheckpointError {}
 
@@ -18,6 +24,7 @@ export type S3FailureKind =
   | 'throttled'
   | 'server'
   | 'access-denied'
+  | 'no-credentials'
   | 'no-such-bucket'
   | 'not-found'
   | 'precondition-failed'
@@ -67,7 +74,6 @@ const ACCESS_NAMES = new Set([
   'InvalidToken',
   'ExpiredToken',
   'TokenRefreshRequired',
-  'CredentialsProviderError',
 ]);
 
 /** Classifies an error thrown by an S3 call; see `S3FailureKind`. */
@@ -80,6 +86,8 @@ export function classifyS3Error(error: unknown): S3FailureKind {
   const status = typeof shape.$metadata?.httpStatusCode === 'number' ? shape.$metadata.httpStatusCode : undefined;
   if (isNetworkError(shape, 0)) return 'network';
   if (THROTTLE_NAMES.has(code) || status === 429 || status === 503) return 'throttled';
+  // The SDK's credential chain found nothing: no request was sent, so nothing was denied yet.
+  if (name === 'CredentialsProviderError') return 'no-credentials';
   if (ACCESS_NAMES.has(code) || status === 403) return 'access-denied';
   if (code === 'NoSuchBucket') return 'no-such-bucket';
   if (code === 'NoSuchKey' || code === 'NotFound' || status === 404) return 'not-found';

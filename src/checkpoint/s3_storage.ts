@@ -8,6 +8,7 @@ import {
   INCOMPLETE_BODY,
   S3AccessDeniedError,
   S3BucketNotFoundError,
+  S3CredentialsMissingError,
   S3EndpointUnreachableError,
   S3ThrottledError,
   classifyS3Error,
@@ -532,6 +533,14 @@ export class S3CheckpointStorage implements CheckpointStorage {
     } catch (error) {
       if (error instanceof RetriesExhausted) throw this.exhausted(operation, key, error);
       const kind = classifyS3Error(error);
+      if (kind === 'no-credentials') {
+        throw new S3CredentialsMissingError(
+          `No AWS credentials found for ${this.location}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY ` +
+            '(and AWS_SESSION_TOKEN for temporary keys), or AWS_PROFILE, or pass the credentials option. ' +
+            `(${describeThrown(error)})`,
+          { cause: error },
+        );
+      }
       if (kind === 'access-denied') {
         throw new S3AccessDeniedError(
           `S3 denied ${operation} of ${this.describeObject(key)} at ${this.endpointDescription}: ${describeThrown(error)}. ` +

@@ -38,6 +38,14 @@ export interface ResumableFitOptions {
    * signals alone, or options for the {@link PreemptionHook}.
    */
   preemption?: boolean | PreemptionHookOptions;
+  /**
+   * After a preemption signal stopped the run and the final checkpoint is durable, end the process with
+   * the signal's status (143 for SIGTERM, 130 for SIGINT), as an uncaught signal would: a Kubernetes Job,
+   * systemd or a batch scheduler then sees a killed job and restarts it, instead of reading exit 0 as
+   * success. Default `true`. `false` returns `{ completed: false, preemptedBy }` instead — then exit
+   * non-zero yourself, or the preempted training is never resumed.
+   */
+  exitOnPreemption?: boolean;
   /** Where restores, fallbacks and failed background saves are reported. Default `console.warn`. */
   logger?: CheckpointLogger;
 }
@@ -172,6 +180,8 @@ export async function resumableFit<T extends tf.TensorContainer>(
   } finally {
     await callback.dispose();
   }
+  // Only here: every hook's end (the final save) has finished without throwing.
+  if (preemption?.signalReceived != null && options.exitOnPreemption !== false) preemption.exitAsSignalled();
   return {
     histories,
     restoredFrom,

@@ -37,8 +37,9 @@ export interface PreemptionHookOptions {
  * A signal is handled when the event loop gets control, which tfjs gives it between batches; so training
  * stops after the batch during which the handler ran (at most one batch after the signal arrived).
  *
- * Handlers are removed at `end` and by `dispose()`. tfjs skips `onTrainEnd` when `fit` fails; the
- * `HookCallback` then disposes this hook when the failure came from a hook, and otherwise when you call
+ * Handlers stay installed through every hook's `end` (so a second signal cannot interrupt the final
+ * save) and are removed by `dispose()`, which `HookCallback` calls after the last `end`. tfjs skips
+ * `onTrainEnd` when `fit` fails; the `HookCallback` then disposes this hook when the failure came from a hook, and otherwise when you call
  * `hookCallback.dispose()` (do it in a `finally`) or at the next fit start. Between fits no handler is
  * installed, so a signal there has Node's default effect (the process ends).
  *
@@ -81,11 +82,28 @@ export class PreemptionHook extends SessionRunHook implements DisposableHook {
     if (this.signal !== null) ctx.requestStop();
   }
 
-  override end(): void {
-    this.dispose();
+  /**
+   * Keeps the handlers: hooks after this one (the `CheckpointSaverHook`) write the final checkpoint in
+   * their `end`, and a second signal then must be handled (`onSecondSignal`), not end the process
+   * mid-save. `HookCallback` disposes this hook once every hook's `end` has run.
+   */
+  override end(): void {}
+
+  /**
+   * Ends the process the way the signal would have if it had not been caught: exit status 128 + signal
+   * number (143 for SIGTERM, 130 for SIGINT), which schedulers (Kubernetes, systemd, batch systems) read
+   * as "killed, restart me" rather than success. Does nothing when no signal arrived. Call it after the
+   * final checkpoint is durable; `resumableFit` does (unless `exitOnPreemption: false`).
+   */
+  exitAsSignalled(): void {
+    const signal = this.signal;
+    if (signal === null) return;
+    const code = exitCodeOf(signal);
+    this.log(`PreemptionHook: stopped cleanly on ${signal} and saved; exiting with code ${code} so the job is restarted.`);
+    this.exit(code);
   }
 
-  /** Remove the signal handlers; idempotent. */
+  /** Remove the signal handlers; idempotent. Called by `HookCallback` after every hook's `end`. */
   dispose(): void {
     if (!this.installed) return;
     for (const signal of this.signals) this.source.removeListener(signal, this.handler);
@@ -99,11 +117,16 @@ export class PreemptionHook extends SessionRunHook implements DisposableHook {
       return;
     }
     if (this.onSecondSignal === 'exit') {
-      const code = 128 + (constants.signals[signal] ?? 0);
+      const code = exitCodeOf(signal);
       this.log(`PreemptionHook: received ${signal} again while stopping; exiting now with code ${code}.`);
       this.exit(code);
       return;
     }
     this.log(`PreemptionHook: received ${signal} again while stopping; ignored, finishing the current batch.`);
   }
+}
+
+/** The status a shell reports for a process ended by `signal`: 128 + its number. */
+function exitCodeOf(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0);
 }

@@ -110,13 +110,16 @@ describe('resumableFit resumes bit for bit', () => {
       }
     }
     const modelDir = tempDir('fit-sigterm');
+    const exits: number[] = [];
     const first = await resumableFit(model(), dataset(), fitArgs, {
       modelDir,
       saveSteps: 5,
       hooks: [new SendSigtermAt()],
-      preemption: { process: signals as unknown as SignalSource, log: () => undefined },
+      preemption: { process: signals as unknown as SignalSource, log: () => undefined, exit: (code) => exits.push(code) },
       logger: new RecordingLogger(),
     });
+    // The process would have ended with SIGTERM's status once the final save was durable.
+    expect(exits).toEqual([143]);
     expect([first.preemptedBy, first.completed, first.globalStep]).toEqual(['SIGTERM', false, 8]);
     expect(signals.listenerCount('SIGTERM')).toBe(0);
     const resumed = model();
