@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as lockfile from 'proper-lockfile';
 import { CheckpointError, CheckpointLockError } from '../errors';
+import { forgetHeldToken, isHolderDeadOnThisHost, rememberHeldToken } from './lock_holder';
 import { CheckpointLogger } from './logger';
 
 /** Name of the lock directory inside the locked directory (private: names starting with `.` are never listed). */
@@ -45,9 +46,6 @@ export interface DirectoryLockOptions {
   displayName: string;
 }
 
-/** Tokens of the locks this process holds: a lock with our pid but another token is an earlier process's. */
-const heldTokens = new Set<string>();
-
 /** What `lock()` found in an existing lock directory. */
 interface LockInspection {
   owner: LockOwner | undefined;
@@ -80,18 +78,6 @@ function parseOwner(text: string): LockOwner | undefined {
   return undefined;
 }
 
-/** Whether a process of this host is still running (EPERM: it runs under another user). */
-function isRunning(owner: LockOwner): boolean {
-  // Our own pid with a token we do not hold: an earlier process that had the same pid (e.g. pid 1 of a
-  // restarted container), so it is dead.
-  if (owner.pid === process.pid) return heldTokens.has(owner.token);
-  try {
-    process.kill(owner.pid, 0);
-    return true;
-  } catch (e) {
-    return errnoCode(e) !== 'ESRCH';
-  }
-}
 
 /** How long (tries × step) a contender waits for a just-created lock's owner file to appear. */
 const OWNER_FILE_GRACE_TRIES = 10;
@@ -128,7 +114,7 @@ async function inspect(lockDir: string, options: DirectoryLockOptions): Promise<
   // proper-lockfile refreshes, is the heartbeat.
   const heartbeatMs = record?.owner !== undefined ? record.mtimeMs : dirMtimeMs;
   let verdict: LockInspection['verdict'] = 'live';
-  if (owner !== undefined && owner.hostname === os.hostname() && !isRunning(owner)) verdict = 'dead';
+  if (owner !== undefined && isHolderDeadOnThisHost(owner)) verdict = 'dead';
   else if (options.now() - heartbeatMs >= options.staleMs) verdict = 'stale';
   return { owner, heartbeatMs, verdict };
 }
@@ -281,7 +267,7 @@ async function tryAcquire(root: string, lockDir: string, options: DirectoryLockO
     if (errnoCode(e) === 'ELOCKED') return null;
     throw new CheckpointError(`Could not lock ${options.displayName} (${errnoCode(e)}: ${String(e)}).`, { cause: e });
   }
-  heldTokens.add(owner.token);
+  rememberHeldToken(owner.token);
   const ownerPath = path.join(lockDir, LOCK_OWNER_FILE);
   const beat = async (): Promise<void> => {
     const record = await readOwner(lockDir);
@@ -304,7 +290,7 @@ async function tryAcquire(root: string, lockDir: string, options: DirectoryLockO
     if (state.released) return;
     state.released = true;
     clearInterval(timer);
-    heldTokens.delete(owner.token);
+    forgetHeldToken(owner.token);
     await inFlight;
     const record = await readOwner(lockDir);
     if (state.lost || record?.owner?.token !== owner.token) {

@@ -2,6 +2,7 @@ import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { randomUUID } from 'crypto';
 import * as os from 'os';
 import { CheckpointError, CheckpointLockError, CheckpointNotFoundError, InvalidArgumentError } from '../errors';
+import { forgetHeldToken, isHolderDeadOnThisHost, rememberHeldToken } from './lock_holder';
 import { checkRelativePath } from './paths';
 import { DEFAULT_RETRY_POLICY, RetriesExhausted, RetryPolicy, retryWithBackoff } from './retry';
 import {
@@ -264,7 +265,11 @@ export class S3CheckpointStorage implements CheckpointStorage {
     const existing = await this.readLock();
     if (existing !== null) {
       const ageMs = this.now() - existing.record.heartbeatMs;
-      if (ageMs < this.lockStaleMs) throw this.lockHeldError(existing.record, ageMs);
+      const { host: hostname, pid, owner: token } = existing.record;
+      // A job restarted on the same machine after kill -9 takes over at once instead of waiting out the stale time.
+      if (ageMs < this.lockStaleMs && !isHolderDeadOnThisHost({ hostname, pid, token })) {
+        throw this.lockHeldError(existing.record, ageMs);
+      }
     }
     const owner = randomUUID();
     const startedMs = this.now();
@@ -290,6 +295,7 @@ export class S3CheckpointStorage implements CheckpointStorage {
           'wrote it at the same moment. Only one job may write a model directory.',
       );
     }
+    rememberHeldToken(owner);
     return this.startHeartbeat(record);
   }
 
@@ -317,6 +323,7 @@ export class S3CheckpointStorage implements CheckpointStorage {
       if (released) return;
       released = true;
       clearInterval(timer);
+      forgetHeldToken(record.owner);
       await inFlight;
       if (lostTo === undefined) {
         const current = await this.readLock();

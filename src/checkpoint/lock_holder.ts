@@ -1,0 +1,35 @@
+import * as os from 'os';
+
+/**
+ * Lock tokens this process holds right now, on any storage. A lock record naming this process's pid
+ * with a token not in here was written by an earlier process that had the same pid (pid 1 of a
+ * restarted container, a recycled pid), so it is dead.
+ */
+const heldTokens = new Set<string>();
+
+/** Records that this process holds the lock with `token` (until {@link forgetHeldToken}). */
+export function rememberHeldToken(token: string): void {
+  heldTokens.add(token);
+}
+
+/** Records that this process released (or lost) the lock with `token`. */
+export function forgetHeldToken(token: string): void {
+  heldTokens.delete(token);
+}
+
+/**
+ * Whether the writer that left a lock is known to be dead: it ran on this host and its process is gone.
+ * A holder on another host is never known dead here (its lock goes stale instead). Shared by the local
+ * and the S3 lock, so a job restarted on the same machine after kill -9 takes over at once on both.
+ */
+export function isHolderDeadOnThisHost(holder: { hostname: string; pid: number; token: string }): boolean {
+  if (holder.hostname !== os.hostname()) return false;
+  if (holder.pid === process.pid) return !heldTokens.has(holder.token);
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (e) {
+    // EPERM: the process exists under another user.
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
