@@ -75,7 +75,7 @@ describe('resume property: any pipeline, any cut point', () => {
           // At the end of an iteration, also see the end (cut "after exhaustion").
           if (cutAt === full[cutIteration].length) expect((await it.next()).done).toBe(true);
           // One position, one state: the live iterator saves exactly what the dataset saves.
-          expect(it.saveState()).toEqual(first.saveState());
+          expect((it as unknown as data.CheckpointableIterator<unknown>).saveState()).toEqual(first.saveState());
           // What a JS user does to persist a state; the compact checksummed bytes on top, half the time.
           let state = JSON.parse(JSON.stringify(first.saveState())) as data.DatasetState;
           if (viaBytes) state = data.decodeDatasetState(data.encodeDatasetState(state));

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BlobReader } from '../blob';
 import { CheckpointableIterator, Item } from '../iterator';
 import { PipelineNode } from '../node';
+import { StateFormatError } from '../errors';
 import type { JsonValue } from '../state';
 import { JsonObject, readInt, readObject } from '../state_fields';
 
@@ -125,8 +126,17 @@ export abstract class CountingIterator<T> extends UnaryIterator<T, T> {
     return { [this.counterField]: this.counter };
   }
 
+  /** The largest value the counter can reach (the op's count); a saved counter above it is refused. */
+  protected counterLimit(): number {
+    return Infinity;
+  }
+
   protected override readOwn(state: JsonObject, _blobs: BlobReader, path: string): () => void {
     const counter = readInt(state[this.counterField], `${path}.${this.counterField}`);
+    const limit = this.counterLimit();
+    if (counter > limit) {
+      throw new StateFormatError(`${path}.${this.counterField}: ${counter} exceeds ${limit}, the most ${this.node.describe()} can reach`);
+    }
     return () => {
       this.counter = counter;
     };

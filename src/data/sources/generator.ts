@@ -3,7 +3,7 @@ import type { BlobReader } from '../blob';
 import { CheckpointableIterator, Item } from '../iterator';
 import { PipelineNode } from '../node';
 import type { JsonValue } from '../state';
-import { readInt, readObject } from '../state_fields';
+import { readBool, readInt, readObject } from '../state_fields';
 
 /** What `generator()` accepts: a function returning a (sync or async) iterator, like tf.data's `generator`. */
 export type GeneratorFn<T> = () => Iterator<T> | AsyncIterator<T> | Promise<Iterator<T> | AsyncIterator<T>>;
@@ -108,7 +108,7 @@ class GeneratorIterator<T> extends CheckpointableIterator<T> {
   restore(state: JsonValue, _blobs: BlobReader, path: string): void {
     const o = readObject(state, path);
     const delivered = readInt(o.delivered, `${path}.delivered`);
-    const ended = o.ended === true;
+    const ended = readBool(o.ended, `${path}.ended`);
     this.source = null;
     this.delivered = delivered;
     this.ended = ended;

@@ -85,6 +85,9 @@ class LineSourceIterator<T> extends CheckpointableIterator<T> {
         `${path}.offset: byte ${offset} is outside the data of ${this.source.file.path} (${this.source.firstOffset}..${this.source.file.size})`,
       );
     }
+    if (offset > this.source.firstOffset && !this.reader.startsLine(offset)) {
+      throw new StateFormatError(`${path}.offset: byte ${offset} of ${this.source.file.path} is inside a line, not at the start of one`);
+    }
     this.offset = offset;
   }
 }
