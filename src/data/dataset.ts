@@ -22,9 +22,11 @@ export { DATASET_STATE_FORMAT_VERSION } from './pipeline_state';
 /** tf.data's iterator type, which `Dataset.iterator()` is declared to return. */
 type TfLazyIterator<T> = Awaited<ReturnType<tf.data.Dataset<T & tf.TensorContainer>['iterator']>>;
 
-interface PendingRestore {
+interface PendingRestore<T> {
   state: JsonValue;
   blob: Uint8Array | undefined;
+  /** The iterator the restore was validated on, handed out by the first `iterator()` call (no second restore). */
+  unused: CheckpointableIterator<T> | null;
 }
 
 /**
@@ -47,7 +49,7 @@ export class CheckpointableDataset<T extends tf.TensorContainer> extends tf.data
   /** Number of elements, `Infinity` when endless, `null` when unknown (tf.data's rules). */
   override readonly size: number;
   private live: CheckpointableIterator<T> | null = null;
-  private pending: PendingRestore | null = null;
+  private pending: PendingRestore<T> | null = null;
 
   /** Wraps a pipeline plan; the `data.*` sources and every transformation build these for you. */
   constructor(
@@ -68,8 +70,13 @@ export class CheckpointableDataset<T extends tf.TensorContainer> extends tf.data
     const pending = this.pending;
     let it: CheckpointableIterator<T>;
     if (pending !== null) {
-      it = this.node.createIterator(false);
-      it.restore(pending.state, new BlobReader(pending.blob), 'iterator');
+      if (pending.unused !== null) {
+        it = pending.unused;
+        pending.unused = null;
+      } else {
+        it = this.node.createIterator(false);
+        it.restore(pending.state, new BlobReader(pending.blob), 'iterator');
+      }
       it.onFirstRequest = () => {
         if (this.pending === pending) this.pending = null;
       };
@@ -98,7 +105,7 @@ export class CheckpointableDataset<T extends tf.TensorContainer> extends tf.data
     const checked = checkPipelineState(this.node, state);
     checked.applyRngs();
     this.live = checked.probe;
-    this.pending = checked.probe === null ? null : { state: state.iterator as JsonValue, blob: state.blob };
+    this.pending = checked.probe === null ? null : { state: state.iterator as JsonValue, blob: state.blob, unused: checked.probe };
   }
 
   /** Ops and arguments of this pipeline in pre-order, one entry per node: the identity checked on restore. */
