@@ -131,7 +131,7 @@ function walk(ops: readonly string[], i: number, s: JsonValue | undefined, out: 
       const inProgress = o.current !== null;
       const text = inProgress ? `epoch ${started}${of} in progress` : started === 0 ? 'no epoch started yet' : `${started} epoch${started === 1 ? '' : 's'} done, the next not started`;
       say(text);
-      out.epoch ??= inProgress ? `epoch ${started}${of}` : `${started} epochs done`;
+      out.epoch ??= inProgress ? `epoch ${started}${of}` : `${started} epoch${started === 1 ? '' : 's'} done`;
       return o.current === null ? true : walk(ops, i + 1, o.current, out);
     }
     case 'shuffle': {
