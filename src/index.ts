@@ -20,7 +20,7 @@ export { useFastestBackend, NoBackendError, type BackendChoice, type BackendName
 export * as data from './data';
 export { CheckpointableDataset, CheckpointableIterator, PipelineMismatchError, StateFormatError } from './data';
 export { encodeDatasetState, decodeDatasetState, DATASET_STATE_FORMAT_VERSION } from './data';
-export type { IteratorState } from './data';
+export type { IteratorState, LegacyIteratorState } from './data';
 export { makeSaveableFromIterator, INPUT_PIPELINE_SAVEABLE_NAME, type Saveable } from './data/saveable';
 export {
   CheckpointInputPipelineHook,

@@ -1,5 +1,6 @@
 import type { DatasetState, JsonValue } from '../data/state';
 import { formatBytes, renderJson } from './format';
+import { PositionSummary, summarizePosition } from './position_summary';
 
 /** A decoded input pipeline state as `inspect` shows it (`--json` field names). */
 export interface DatasetStateView {
@@ -14,8 +15,10 @@ export interface DatasetStateView {
   dataset: JsonValue;
   /** Position of the live iterator, `null` when no iterator had been created. */
   iterator: JsonValue | null;
-  /** Bytes of the state's binary part (shuffle-buffer indices, elements of non-replayable sources); 0 when none. */
+  /** Bytes of the state's binary part (format 1 only: shuffle-buffer indices, elements of non-replayable sources); 0 when none. */
   blobBytes: number;
+  /** The position in words (epoch, batch, buffer fill, per-op positions); `null` when the state's shape is not recognized. */
+  position: PositionSummary | null;
 }
 
 function opsOf(fingerprint: string): string[] | null {
@@ -37,6 +40,7 @@ export function viewDatasetState(state: DatasetState): DatasetStateView {
     dataset: state.dataset,
     iterator: state.iterator,
     blobBytes: state.blob?.byteLength ?? 0,
+    position: ops === null ? null : summarizePosition(ops, state.iterator),
   };
 }
 
@@ -48,9 +52,17 @@ export function renderDatasetState(view: DatasetStateView, indent: string): stri
   } else {
     lines.push(`${indent}pipeline (${view.ops.length} ops):`, ...view.ops.map((op, i) => `${indent}  ${i + 1}. ${op}`));
   }
-  lines.push(`${indent}dataset state:`, ...renderJson(view.dataset, indent + '  '));
-  if (view.iterator === null) lines.push(`${indent}iterator: none created yet`);
-  else lines.push(`${indent}iterator state:`, ...renderJson(view.iterator, indent + '  '));
-  lines.push(`${indent}binary part: ${view.blobBytes === 0 ? 'none' : formatBytes(view.blobBytes)}`);
+  if (view.position !== null) {
+    lines.push(`${indent}position: ${view.position.headline}`, ...view.position.details.map((d) => `${indent}  ${d}`));
+  } else if (view.iterator === null) {
+    lines.push(`${indent}iterator: none created yet`);
+  } else {
+    // Not a shape this version writes: show it raw rather than guess.
+    lines.push(`${indent}iterator state (not recognized, raw):`, ...renderJson(view.iterator, indent + '  '));
+  }
+  const rngs = (view.dataset as { rngs?: unknown } | null)?.rngs;
+  const rngCount = Array.isArray(rngs) ? rngs.length : 0;
+  lines.push(`${indent}shuffle reseeding: ${rngCount === 0 ? 'none (no shuffle)' : `${rngCount} RNG state${rngCount === 1 ? '' : 's'} saved (raw values in --json)`}`);
+  if (view.blobBytes > 0) lines.push(`${indent}binary part: ${formatBytes(view.blobBytes)}`);
   return lines;
 }

@@ -11,7 +11,7 @@ import { parseBoundedJson } from '../checkpoint/safe_json';
 import type { CheckpointStorage } from '../checkpoint/storage';
 import type { TensorData, TensorSpec } from '../checkpoint/tensor_data';
 import { INPUT_PIPELINE_SAVEABLE_NAME } from '../data/saveable';
-import { decodeDatasetState } from '../data/state_codec';
+import { DATASET_STATE_MAGIC, decodeDatasetState } from '../data/state_codec';
 import type { JsonValue } from '../data/state';
 import { CheckpointNotFoundError, ResumableError } from '../errors';
 import { FIT_POSITION_SAVEABLE_NAME } from '../estimator/resumable_fit';
@@ -95,7 +95,6 @@ export interface InputInspectJson extends InputSeriesName {
 /** What `inspect` reports. */
 export type InspectJson = ModelInspectJson | InputInspectJson;
 
-const DATASET_STATE_MAGIC = [0x54, 0x46, 0x52, 0x44]; // "TFRD", see state_codec.ts
 const MAX_FIT_POSITION_BYTES = 4096;
 const EXPECTED =
   'expected a model checkpoint directory (model.ckpt-<step>), an input checkpoint file (input.ckpt-<step>) ' +
@@ -230,11 +229,18 @@ function renderModel(view: ModelInspectJson): string[] {
   for (const extra of view.extras) {
     const head = `  ${extra.name} (${formatBytes(extra.sizeBytes)})`;
     if (extra.decodeError !== undefined) lines.push(`${head}: cannot decode: ${extra.decodeError}`);
-    else if (extra.kind === 'fit-position') lines.push(`${head}: resumableFit position ${JSON.stringify(extra.fitPosition)}`);
+    else if (extra.kind === 'fit-position') lines.push(`${head}: resumableFit position: ${describeFitPosition(extra.fitPosition as JsonValue)}`);
     else if (extra.kind === 'dataset-state') lines.push(`${head}: input pipeline state`, ...renderDatasetState(extra.datasetState as DatasetStateView, '    '));
     else lines.push(`${head}: opaque bytes`);
   }
   return lines;
+}
+
+/** `{epoch, stepInEpoch}` in words, as resumableFit stores them (the epoch 0-based). */
+function describeFitPosition(position: JsonValue): string {
+  const p = position as { epoch?: unknown; stepInEpoch?: unknown } | null;
+  if (p === null || typeof p !== 'object' || typeof p.epoch !== 'number' || typeof p.stepInEpoch !== 'number') return JSON.stringify(position);
+  return `epoch ${p.epoch} (0-based, as tfjs counts), ${p.stepInEpoch} batch${p.stepInEpoch === 1 ? '' : 'es'} of it done`;
 }
 
 function renderInput(view: InputInspectJson): string[] {

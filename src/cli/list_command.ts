@@ -1,26 +1,58 @@
 import type { CheckpointInfo } from '../checkpoint/checkpoint_manager';
 import { MODEL_CHECKPOINT_PREFIX, MODEL_INDEX_NAME } from '../checkpoint/model_checkpoint';
 import type { CheckpointStorage } from '../checkpoint/storage';
-import { JSON_SCHEMA_VERSION } from './cli_io';
+import { INPUT_PIPELINE_SAVEABLE_NAME } from '../data/saveable';
+import { FIT_POSITION_SAVEABLE_NAME } from '../estimator/resumable_fit';
+import { ExitCode, ExitCodeValue, JSON_SCHEMA_VERSION } from './cli_io';
 import { formatBytes, renderTable } from './format';
 import type { InputSeriesInfo } from './input_checkpoints';
 import { ModelDirReport, readModelDirReport } from './model_dir_report';
+import { checkRecordedFiles } from './recorded_files';
+
+/** A model checkpoint as `list` shows it: `CheckpointInfo` plus the extra blobs it carries. */
+export interface ListedCheckpoint extends CheckpointInfo {
+  /** Extra blobs inside the checkpoint: `input_pipeline` and `fit_position` mean the data position rides in it. */
+  extras: string[];
+}
 
 /**
  * `list --json` output: `{schemaVersion, location, modelIndex, modelCheckpoints, inputSeries}` where
- * `modelCheckpoints` are `CheckpointInfo`s (step, path, epoch, sizeBytes, createdAt, inIndex, latest, status,
- * reason?) and `inputSeries` are `InputSeriesInfo`s (indexName, prefix, indexStatus, indexReason?,
+ * `modelCheckpoints` are `ListedCheckpoint`s (step, path, epoch, sizeBytes, createdAt, inIndex, latest, status,
+ * reason?, extras) and `inputSeries` are `InputSeriesInfo`s (indexName, prefix, indexStatus, indexReason?,
  * checkpoints: step, path, sizeBytes, modifiedAt, inIndex, latest, status, reason?).
  */
 export interface ListJson extends ModelDirReport {
   schemaVersion: number;
+  modelCheckpoints: ListedCheckpoint[];
 }
 
-/** Runs `list`: the table (or with `json` the JSON document) to print. Listing never fails on corruption: it shows it. */
-export async function runList(storage: CheckpointStorage, json: boolean): Promise<string> {
-  const report = await readModelDirReport(storage, false);
-  if (json) return JSON.stringify({ schemaVersion: JSON_SCHEMA_VERSION, ...report } satisfies ListJson, null, 2) + '\n';
-  return renderList(report).join('\n') + '\n';
+/** What `list` prints and its exit code: 1 (`corrupt`) when any checkpoint or index it shows is damaged. */
+export interface ListResult {
+  text: string;
+  code: ExitCodeValue;
+}
+
+/**
+ * Runs `list`: the table (or with `json` the JSON document) and the exit code. Listing shows corruption rather
+ * than stopping at it; file sizes are compared with those state.json records, checksums are left to `verify`.
+ */
+export async function runList(storage: CheckpointStorage, json: boolean): Promise<ListResult> {
+  const base = await readModelDirReport(storage, false);
+  const modelCheckpoints: ListedCheckpoint[] = [];
+  for (const info of base.modelCheckpoints) {
+    const recorded = info.status === 'ok' ? await checkRecordedFiles(storage, info) : { extras: [] };
+    const listed: ListedCheckpoint = { ...info, extras: recorded.extras };
+    if (recorded.problem !== undefined) Object.assign(listed, { status: 'corrupt', reason: recorded.problem });
+    modelCheckpoints.push(listed);
+  }
+  const report: ListJson = { schemaVersion: JSON_SCHEMA_VERSION, ...base, modelCheckpoints };
+  const damaged =
+    report.modelIndex.status === 'corrupt' ||
+    modelCheckpoints.some((c) => c.status === 'corrupt') ||
+    report.inputSeries.some((s) => s.indexStatus === 'corrupt' || s.checkpoints.some((c) => c.status === 'corrupt'));
+  const code = damaged ? ExitCode.corrupt : ExitCode.ok;
+  if (json) return { text: JSON.stringify(report, null, 2) + '\n', code };
+  return { text: renderList(report).join('\n') + '\n', code };
 }
 
 /** `latest` (the index's newest, what restore tries first), `indexed`, or `orphaned` (unknown to the index). */
@@ -77,10 +109,17 @@ function renderInputSection(series: InputSeriesInfo): string[] {
   return [...lines, ...problems(series.checkpoints.filter((c) => c.status === 'corrupt'))];
 }
 
+/** Where the data position is when there is no input checkpoint series: inside the model checkpoints, or nowhere. */
+function renderPositionInModel(checkpoints: readonly ListedCheckpoint[]): string {
+  const carried = [INPUT_PIPELINE_SAVEABLE_NAME, FIT_POSITION_SAVEABLE_NAME].filter((name) => checkpoints.some((c) => c.extras.includes(name)));
+  if (carried.length === 0) return 'Input checkpoints: none';
+  return `Input position: inside the model checkpoints (extra ${carried.join(' and ')}), restored with the weights; see inspect`;
+}
+
 /** The human table of `list`: the model checkpoints, then one section per input checkpoint series. */
-export function renderList(report: ModelDirReport): string[] {
+export function renderList(report: ListJson): string[] {
   const lines = renderModelSection(report);
-  if (report.inputSeries.length === 0) return [...lines, '', 'Input checkpoints: none'];
+  if (report.inputSeries.length === 0) return [...lines, '', renderPositionInModel(report.modelCheckpoints)];
   for (const series of report.inputSeries) lines.push('', ...renderInputSection(series));
   return lines;
 }

@@ -2,33 +2,11 @@ import { StateFormatError } from './errors';
 import type { JsonValue } from './state';
 import { readInt, readObject } from './state_fields';
 
-/** Collects binary segments during a save; each segment is referenced from the JSON state by offset and length. */
-export class BlobWriter {
-  private readonly parts: Uint8Array[] = [];
-  private length = 0;
-
-  /** Append `bytes`; returns the JSON reference to store in the state. */
-  add(bytes: Uint8Array): JsonValue {
-    const ref = { o: this.length, n: bytes.byteLength };
-    this.parts.push(bytes);
-    this.length += bytes.byteLength;
-    return ref;
-  }
-
-  /** All segments in one buffer, or `undefined` when nothing was added. */
-  finish(): Uint8Array | undefined {
-    if (this.parts.length === 0) return undefined;
-    const out = new Uint8Array(this.length);
-    let at = 0;
-    for (const p of this.parts) {
-      out.set(p, at);
-      at += p.byteLength;
-    }
-    return out;
-  }
-}
-
-/** Resolves blob references of a state being restored, with bounds checks. */
+/**
+ * Resolves the binary segments of a format-1 state (its `blob`, referenced from the JSON by offset and length),
+ * with bounds checks. Format-2 states carry no blob (their binary parts are base64 strings inside the JSON), so
+ * they are read with an empty reader, and a blob reference in them is refused.
+ */
 export class BlobReader {
   constructor(private readonly blob: Uint8Array | undefined) {}
 

@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../errors';
 import type { CheckpointableInput } from '../hooks/training_session';
-import { BlobReader, BlobWriter } from './blob';
-import { PipelineMismatchError, StateFormatError } from './errors';
+import { BlobReader } from './blob';
 import type { CheckpointableIterator } from './iterator';
-import { PipelineNode, walkNodes } from './node';
+import type { PipelineNode } from './node';
 import { BatchNode } from './ops/batch';
 import { ConcatenateNode } from './ops/concatenate';
 import { FilterNode } from './ops/filter';
@@ -15,19 +14,19 @@ import { ShardNode } from './ops/shard';
 import { ShuffleNode } from './ops/shuffle';
 import { SkipNode } from './ops/skip';
 import { TakeNode } from './ops/take';
-import { RngState, parseRngState } from './rng';
+import { checkPipelineState, pipelineFingerprint, savePipelineState } from './pipeline_state';
 import type { DatasetState, JsonValue } from './state';
-import { readArray, readObject } from './state_fields';
 
-/** Version of the `DatasetState` layout written by this package. */
-export const DATASET_STATE_FORMAT_VERSION = 1;
+export { DATASET_STATE_FORMAT_VERSION } from './pipeline_state';
 
 /** tf.data's iterator type, which `Dataset.iterator()` is declared to return. */
 type TfLazyIterator<T> = Awaited<ReturnType<tf.data.Dataset<T & tf.TensorContainer>['iterator']>>;
 
-interface PendingRestore {
+interface PendingRestore<T> {
   state: JsonValue;
   blob: Uint8Array | undefined;
+  /** The iterator the restore was validated on, handed out by the first `iterator()` call (no second restore). */
+  unused: CheckpointableIterator<T> | null;
 }
 
 /**
@@ -50,7 +49,7 @@ export class CheckpointableDataset<T extends tf.TensorContainer> extends tf.data
   /** Number of elements, `Infinity` when endless, `null` when unknown (tf.data's rules). */
   override readonly size: number;
   private live: CheckpointableIterator<T> | null = null;
-  private pending: PendingRestore | null = null;
+  private pending: PendingRestore<T> | null = null;
 
   /** Wraps a pipeline plan; the `data.*` sources and every transformation build these for you. */
   constructor(
@@ -71,8 +70,13 @@ export class CheckpointableDataset<T extends tf.TensorContainer> extends tf.data
     const pending = this.pending;
     let it: CheckpointableIterator<T>;
     if (pending !== null) {
-      it = this.node.createIterator(false);
-      it.restore(pending.state, new BlobReader(pending.blob), 'iterator');
+      if (pending.unused !== null) {
+        it = pending.unused;
+        pending.unused = null;
+      } else {
+        it = this.node.createIterator(false);
+        it.restore(pending.state, new BlobReader(pending.blob), 'iterator');
+      }
       it.onFirstRequest = () => {
         if (this.pending === pending) this.pending = null;
       };
@@ -83,19 +87,12 @@ export class CheckpointableDataset<T extends tf.TensorContainer> extends tf.data
     return it;
   }
 
-  /** Position of the live iterator plus the dataset RNGs. Call between `next()` calls. */
+  /**
+   * Position of the live iterator plus the dataset RNGs, plain JSON (survives `JSON.parse(JSON.stringify(state))`).
+   * The live iterator's own `saveState()` returns the same state. Call between `next()` calls.
+   */
   saveState(): DatasetState {
-    const blobs = new BlobWriter();
-    const iterator = this.live === null ? null : this.live.save(blobs);
-    const blob = blobs.finish();
-    const state: DatasetState = {
-      formatVersion: DATASET_STATE_FORMAT_VERSION,
-      fingerprint: this.fingerprint(),
-      dataset: { rngs: this.rngNodes().map((n) => ({ ...(n.datasetRng() as NonNullable<ReturnType<typeof n.datasetRng>>).state() })) },
-      iterator,
-    };
-    if (blob !== undefined) state.blob = blob;
-    return state;
+    return savePipelineState(this.node, this.live);
   }
 
   /**
@@ -104,43 +101,16 @@ export class CheckpointableDataset<T extends tf.TensorContainer> extends tf.data
    * both cases nothing is changed.
    */
   restoreState(state: DatasetState): void {
-    if (state === null || typeof state !== 'object') throw new StateFormatError('Dataset state must be an object.');
-    if (typeof state.formatVersion !== 'number' || !Number.isInteger(state.formatVersion) || state.formatVersion < 1) {
-      throw new StateFormatError(`Dataset state formatVersion must be a positive integer, got ${JSON.stringify(state.formatVersion)}.`);
-    }
-    if (state.formatVersion > DATASET_STATE_FORMAT_VERSION) {
-      throw new StateFormatError(
-        `Dataset state has formatVersion ${state.formatVersion}, newer than ${DATASET_STATE_FORMAT_VERSION} understood here; upgrade tfjs-resumable.`,
-      );
-    }
-    if (typeof state.fingerprint !== 'string') throw new StateFormatError('Dataset state fingerprint must be a string.');
-    if (state.blob !== undefined && !(state.blob instanceof Uint8Array)) throw new StateFormatError('Dataset state blob must be a Uint8Array.');
-    checkFingerprint(this.fingerprint(), state.fingerprint);
-    const nodes = this.rngNodes();
-    const rngs = readArray(readObject(state.dataset, 'dataset').rngs, 'dataset.rngs');
-    if (rngs.length !== nodes.length) {
-      throw new StateFormatError(`dataset.rngs: state has ${rngs.length} shuffle RNGs, the pipeline has ${nodes.length}.`);
-    }
-    const parsed: RngState[] = rngs.map((r, i) => parseRngState(r, `dataset.rngs[${i}]`));
-    if (state.iterator === undefined) throw new StateFormatError('iterator: missing (use null when no iterator existed).');
-    let probe: CheckpointableIterator<T> | null = null;
-    if (state.iterator !== null) {
-      // Validate everything on a fresh iterator before touching this dataset.
-      probe = this.node.createIterator(false);
-      probe.restore(state.iterator, new BlobReader(state.blob), 'iterator');
-    }
-    nodes.forEach((n, i) => n.datasetRng()?.setState(parsed[i]));
-    this.live = probe;
-    this.pending = probe === null ? null : { state: state.iterator, blob: state.blob };
+    // Validates everything on a fresh iterator before touching this dataset.
+    const checked = checkPipelineState(this.node, state);
+    checked.applyRngs();
+    this.live = checked.probe;
+    this.pending = checked.probe === null ? null : { state: state.iterator as JsonValue, blob: state.blob, unused: checked.probe };
   }
 
   /** Ops and arguments of this pipeline in pre-order, one entry per node: the identity checked on restore. */
   fingerprint(): string {
-    return JSON.stringify(walkNodes(this.node).map((n) => n.describe()));
-  }
-
-  private rngNodes(): PipelineNode<unknown>[] {
-    return walkNodes(this.node).filter((n) => n.datasetRng() !== null);
+    return pipelineFingerprint(this.node);
   }
 
   /** Elements transformed 1-to-1 by `transform` (deterministic; run inside `tf.tidy`). */
@@ -202,30 +172,5 @@ export class CheckpointableDataset<T extends tf.TensorContainer> extends tf.data
   /** Every `numShards`-th element starting at `index` (one worker's share). */
   shard(numShards: number, index: number): CheckpointableDataset<T> {
     return new CheckpointableDataset(new ShardNode(this.node, numShards, index));
-  }
-}
-
-/** Throw `PipelineMismatchError` naming the first op that differs between two fingerprints. */
-function checkFingerprint(expected: string, actual: string): void {
-  if (expected === actual) return;
-  const mine = JSON.parse(expected) as string[];
-  let theirs: unknown;
-  try {
-    theirs = JSON.parse(actual);
-  } catch {
-    throw new StateFormatError('Dataset state fingerprint is not valid JSON.');
-  }
-  if (!Array.isArray(theirs) || theirs.some((x) => typeof x !== 'string')) {
-    throw new StateFormatError('Dataset state fingerprint must be a JSON list of op descriptions.');
-  }
-  const n = Math.max(mine.length, theirs.length);
-  for (let i = 0; i < n; i++) {
-    if (mine[i] !== theirs[i]) {
-      throw new PipelineMismatchError(
-        `The saved state belongs to a different pipeline: op ${i}: expected ${mine[i] ?? '(nothing)'}, state has ${
-          (theirs[i] as string | undefined) ?? '(nothing)'
-        }. Rebuild the pipeline exactly as when the state was saved.`,
-      );
-    }
   }
 }

@@ -13,7 +13,7 @@ import { LineSourceNode } from './sources/text_lines';
 
 export { CheckpointableDataset, DATASET_STATE_FORMAT_VERSION } from './dataset';
 export { CheckpointableIterator } from './iterator';
-export type { IteratorState } from './iterator';
+export type { IteratorState, LegacyIteratorState } from './iterator';
 export { PipelineMismatchError, StateFormatError } from './errors';
 export { encodeDatasetState, decodeDatasetState } from './state_codec';
 export type { DatasetState, JsonValue } from './state';
@@ -27,7 +27,7 @@ export type { TensorSliceElement } from './sources/tensor_slices';
 // Building blocks that appear in the signatures of CheckpointableDataset / CheckpointableIterator.
 export type { PipelineNode } from './node';
 export type { Item } from './iterator';
-export type { BlobReader, BlobWriter } from './blob';
+export type { BlobReader } from './blob';
 
 /** Numbers from `start` (inclusive) to `end` (exclusive) by `step`. */
 export function range(start: number, end: number, step = 1): CheckpointableDataset<number> {

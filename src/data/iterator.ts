@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../errors';
-import { BlobReader, BlobWriter } from './blob';
+import { BlobReader } from './blob';
+import { StateFormatError } from './errors';
 import type { PipelineNode } from './node';
-import type { JsonValue } from './state';
+import { checkPipelineState, savePipelineState } from './pipeline_state';
+import type { DatasetState, JsonValue } from './state';
 
 /**
  * One element travelling through a pipeline, with the position it came from in an addressable source (a source
@@ -18,14 +20,17 @@ export interface Item<T> {
   key: number | null;
 }
 
-/** The saved position of one iterator: a small JSON value plus, rarely, materialized elements in `blob`. */
-export interface IteratorState {
+/**
+ * The saved position of an iterator. Since format 2 this is the same object as the dataset's state (one position,
+ * one state): the pipeline identity, the dataset-level RNGs and the iterator's position, plain JSON.
+ */
+export type IteratorState = DatasetState;
+
+/** The iterator state written by tfjs-resumable 0.1 (format 1), still accepted by `restoreState`. */
+export interface LegacyIteratorState {
   /** The position of every iterator in the pipeline, as plain JSON. */
   state: JsonValue;
-  /**
-   * Binary segments the JSON refers to by offset and length (elements a buffer holds that cannot be
-   * recomputed from a key); absent when there are none.
-   */
+  /** Binary segments the JSON refers to by offset and length. */
   blob?: Uint8Array;
 }
 
@@ -49,8 +54,8 @@ export abstract class CheckpointableIterator<T> {
   /** Produce the next element, or `null` at the end. Once at the end, keeps returning `null`. */
   abstract pull(): Promise<Item<T> | null>;
 
-  /** Write this iterator's position (and its upstream's) as JSON; binary payloads go to `blobs`. */
-  abstract save(blobs: BlobWriter): JsonValue;
+  /** Write this iterator's position (and its upstream's) as JSON-safe values (binary parts as base64). */
+  abstract save(): JsonValue;
 
   /**
    * Set this iterator's position from `save()` output. Validates everything it reads and throws
@@ -84,30 +89,40 @@ export abstract class CheckpointableIterator<T> {
     return result;
   }
 
-  /** Snapshot of the current position. Must not be called while a `next()` is still pending. */
+  /**
+   * Snapshot of the current position: the same `DatasetState` the dataset's `saveState()` returns when this is its
+   * live iterator (the pipeline's dataset-level RNGs included). Must not be called while a `next()` is pending.
+   */
   saveState(): IteratorState {
     if (this.inFlight > 0) {
       throw new InvalidArgumentError('saveState() was called while a next() call was still pending; await it first.');
     }
-    const blobs = new BlobWriter();
-    const state = this.save(blobs);
-    const blob = blobs.finish();
-    return blob === undefined ? { state } : { state, blob };
+    return savePipelineState(this.node, this);
   }
 
   /**
-   * Move this iterator to a position saved by `saveState()` of an iterator of the same pipeline. The state is
-   * validated completely on a fresh twin first, so a bad state throws `StateFormatError` and changes nothing.
+   * Move this iterator to a position saved by `saveState()` of an iterator or dataset of the same pipeline (a
+   * format-1 `{state, blob}` iterator state is accepted too). The pipeline's dataset-level RNGs are set as well,
+   * so later iterators reshuffle as in the uninterrupted run. The state is validated completely on a fresh twin
+   * first, so a bad state throws `StateFormatError` (or `PipelineMismatchError`) and changes nothing.
    */
-  restoreState(saved: IteratorState): void {
+  restoreState(saved: IteratorState | LegacyIteratorState): void {
     if (this.inFlight > 0) {
       throw new InvalidArgumentError('restoreState() was called while a next() call was still pending; await it first.');
     }
-    const blobs = new BlobReader(saved.blob);
-    const twin = this.node.createIterator(false);
-    twin.restore(saved.state, blobs, 'iterator');
-    twin.dispose();
-    this.restore(saved.state, blobs, 'iterator');
+    if (saved !== null && typeof saved === 'object' && 'state' in saved && !('formatVersion' in saved)) {
+      const blobs = new BlobReader(saved.blob);
+      const twin = this.node.createIterator(false);
+      twin.restore(saved.state, blobs, 'iterator');
+      twin.dispose();
+      this.restore(saved.state, blobs, 'iterator');
+      return;
+    }
+    const checked = checkPipelineState(this.node, saved as IteratorState);
+    if (checked.probe === null) throw new StateFormatError('iterator: the state holds no iterator position (it was saved before iterator() was called).');
+    checked.probe.dispose();
+    checked.applyRngs();
+    this.restore((saved as IteratorState).iterator as JsonValue, checked.blobs, 'iterator');
   }
 
   /** A short description, as tf.data's `summary()`. */

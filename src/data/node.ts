@@ -17,6 +17,29 @@ export abstract class PipelineNode<T> {
    */
   abstract readonly addressable: boolean;
 
+  /**
+   * True when `fetchMany` of one key costs about one element (an index or a byte offset to seek to), so a buffer
+   * restored from keys recomputes each element only when it is delivered. False where a fetch replays a stream
+   * (a replayable generator): such buffers are recomputed in one pass. Only meaningful when `addressable`.
+   */
+  get randomAccess(): boolean {
+    return false;
+  }
+
+  /**
+   * True when a fresh iterator restored to a saved position yields the same elements again: every source below
+   * can be re-read. Lets a buffer over elements that have no key (batches) save the position it was filled from
+   * instead of the elements.
+   */
+  get replayable(): boolean {
+    return this.children.every((c) => c.replayable);
+  }
+
+  /** Keys of this node's elements are below this bound (the source length or file size); for validating states. */
+  get keyLimit(): number {
+    return Infinity;
+  }
+
   /** Op name and arguments, e.g. `shuffle(bufferSize=100, seed=7, reshuffleEachIteration=true)`. */
   abstract describe(): string;
 

@@ -4,9 +4,9 @@ import type { JsonValue } from './state';
 
 /** Complete internal state of an `alea` generator: restoring it continues the exact same number sequence. */
 export interface RngState {
-  /** Alea's carry: an integer. */
+  /** Alea's carry: an integer in [0, 2091639). */
   c: number;
-  /** Oldest of alea's three lagged values, a number in [0, 1). */
+  /** Oldest of alea's three lagged values, a multiple of 2^-32 in [0, 1). */
   s0: number;
   /** Middle lagged value, in [0, 1). */
   s1: number;
@@ -48,18 +48,30 @@ export class SeedableRng {
   }
 }
 
-/** Validate a JSON value as an `RngState`; throws `StateFormatError` naming `path` otherwise. */
+/**
+ * Alea's carry stays in [0, 2091639): it is the integer part of `2091639 * s0 + c * 2^-32` with s0 < 1. Its lagged
+ * values are multiples of 2^-32 in [0, 1). A state outside these ranges was not written by alea (a hand edit, a
+ * corruption): a negative carry silently gives another element order, a huge one breaks `next()`.
+ */
+const ALEA_CARRY_LIMIT = 2091639;
+const TWO_POW_32 = 4294967296;
+
+/** Validate a JSON value as an `RngState` alea can have produced; throws `StateFormatError` naming `path` otherwise. */
 export function parseRngState(value: JsonValue | undefined, path: string): RngState {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new StateFormatError(`${path}: expected an RNG state object {c, s0, s1, s2}, got ${JSON.stringify(value)}`);
   }
-  const out: Record<string, number> = {};
-  for (const k of ['c', 's0', 's1', 's2']) {
-    const v = value[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || (k !== 'c' && (v < 0 || v >= 1)) || (k === 'c' && !Number.isInteger(v))) {
-      throw new StateFormatError(`${path}.${k}: expected ${k === 'c' ? 'an integer' : 'a number in [0, 1)'}, got ${JSON.stringify(v)}`);
-    }
-    out[k] = v;
+  const c = value.c;
+  if (typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c >= ALEA_CARRY_LIMIT) {
+    throw new StateFormatError(`${path}.c: expected an integer in [0, ${ALEA_CARRY_LIMIT}) (alea's carry), got ${JSON.stringify(c)}`);
   }
-  return { c: out.c, s0: out.s0, s1: out.s1, s2: out.s2 };
+  const lagged: number[] = [];
+  for (const k of ['s0', 's1', 's2']) {
+    const v = value[k];
+    if (typeof v !== 'number' || !(v >= 0 && v < 1) || !Number.isInteger(v * TWO_POW_32)) {
+      throw new StateFormatError(`${path}.${k}: expected a number in [0, 1) that is a multiple of 2^-32, got ${JSON.stringify(v)}`);
+    }
+    lagged.push(v);
+  }
+  return { c, s0: lagged[0], s1: lagged[1], s2: lagged[2] };
 }

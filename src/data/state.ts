@@ -3,8 +3,9 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 
 /**
  * Saved position of a whole input pipeline: everything needed to continue exactly where it was.
- * Small by design: source cursors, buffer positions and RNG states, not element copies (except in
- * `blob`, for elements of a source that cannot be re-read).
+ * Small by design: source cursors, buffer positions and RNG states, not element copies (except for
+ * elements of a source that cannot be re-read, stored as base64). Plain JSON since format 2: it
+ * survives `JSON.parse(JSON.stringify(state))`.
  */
 export interface DatasetState {
   /** Version of this layout; a state from a newer version is refused. */
@@ -15,6 +16,9 @@ export interface DatasetState {
   dataset: JsonValue;
   /** State of the live iterator, or `null` when no iterator had been created. */
   iterator: JsonValue | null;
-  /** Materialized elements that cannot be recomputed (non-replayable generators), binary. */
+  /**
+   * Format 1 only: binary segments the JSON referred to (buffer keys, materialized elements). Format-2 states
+   * never have it; they keep those parts as base64 strings inside `iterator`.
+   */
   blob?: Uint8Array;
 }

@@ -2,7 +2,9 @@ import CRC32 from 'crc-32';
 import { StateFormatError } from './errors';
 import type { DatasetState, JsonValue } from './state';
 
-const MAGIC = [0x54, 0x46, 0x52, 0x44]; // "TFRD"
+/** First bytes of every encoded dataset state ("TFRD"): the CLI recognizes a state blob by them. */
+export const DATASET_STATE_MAGIC: readonly number[] = [0x54, 0x46, 0x52, 0x44];
+const MAGIC = DATASET_STATE_MAGIC;
 const FRAME_VERSION = 1;
 
 /**

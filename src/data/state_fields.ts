@@ -38,6 +38,17 @@ export function readString(value: JsonValue | undefined, path: string): string {
   return value;
 }
 
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** `value` as the bytes of a base64 string (binary parts of a JSON-safe state), else `StateFormatError`. */
+export function readBase64(value: JsonValue | undefined, path: string): Uint8Array {
+  if (typeof value !== 'string' || value.length % 4 !== 0 || !BASE64.test(value)) {
+    const shown = typeof value === 'string' ? `a string of ${value.length} characters that is not base64` : describeJson(value);
+    throw new StateFormatError(`${path}: expected a base64 string, got ${shown}`);
+  }
+  return new Uint8Array(Buffer.from(value, 'base64'));
+}
+
 function describeJson(value: JsonValue | undefined): string {
   return value === undefined ? 'nothing (missing field)' : JSON.stringify(value);
 }

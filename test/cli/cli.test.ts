@@ -40,12 +40,6 @@ function normalize(text: string): string[] {
     });
 }
 
-function json(value: JsonValue, indent: string): string[] {
-  return JSON.stringify(value, null, 2)
-    .split('\n')
-    .map((l) => indent + l);
-}
-
 let fixture: ModelDirFixture;
 let dir: string;
 const readOnly = (d: string): LocalCheckpointStorage => new LocalCheckpointStorage(d, { readOnly: true });
@@ -64,27 +58,39 @@ function copyFixture(tag: string): string {
   return copy;
 }
 
-function expectedStateView(state: DatasetState): JsonValue {
+/** The fixture pipeline's position after `step` elements: `range(0, 20).shuffle(8, 3).take(15)`, buffer full. */
+function fixturePosition(step: number): { headline: string; details: string[] } {
+  return {
+    headline: 'shuffle buffer 8 of 8',
+    details: [
+      `take(count=15): ${step} of 15 taken`,
+      'shuffle(bufferSize=8, seed=3, reshuffleEachIteration=true): shuffle buffer 8 of 8',
+      // The shuffle has read its 8 buffered elements plus the `step` it delivered.
+      `range(start=0, end=20, step=1): at element ${8 + step} of 20`,
+    ],
+  };
+}
+
+function expectedStateView(state: DatasetState, position: { headline: string; details: string[] }): JsonValue {
   return {
     formatVersion: state.formatVersion,
     ops: JSON.parse(state.fingerprint) as string[],
     dataset: state.dataset,
     iterator: state.iterator,
     blobBytes: state.blob?.byteLength ?? 0,
+    position,
   };
 }
 
-function expectedStateLines(state: DatasetState, indent: string): string[] {
+function expectedStateLines(state: DatasetState, position: { headline: string; details: string[] }, rngs: number, indent: string): string[] {
   const ops = JSON.parse(state.fingerprint) as string[];
   return [
-    `${indent}state format version ${state.formatVersion}`,
+    `${indent}state format version 2`,
     `${indent}pipeline (${ops.length} ops):`,
     ...ops.map((op, i) => `${indent}  ${i + 1}. ${op}`),
-    `${indent}dataset state:`,
-    ...json(state.dataset, indent + '  '),
-    `${indent}iterator state:`,
-    ...json(state.iterator, indent + '  '),
-    `${indent}binary part: ${state.blob === undefined ? 'none' : formatBytes(state.blob.byteLength)}`,
+    `${indent}position: ${position.headline}`,
+    ...position.details.map((d) => `${indent}  ${d}`),
+    `${indent}shuffle reseeding: ${rngs === 0 ? 'none (no shuffle)' : `${rngs} RNG state saved (raw values in --json)`}`,
   ];
 }
 
@@ -156,6 +162,7 @@ describe('list', () => {
           inIndex: true,
           latest: step === 6,
           status: 'ok',
+          extras: ['input_pipeline', 'fit_position'],
         })),
       ),
       inputSeries: [
@@ -165,12 +172,12 @@ describe('list', () => {
     });
   });
 
-  test('shows an orphaned checkpoint (not in the index) and a corrupt input blob without failing', async () => {
+  test('shows an orphaned checkpoint (not in the index) and a corrupt input blob, and exits 1 for the corrupt one', async () => {
     const copy = copyFixture('orphan');
     fs.cpSync(path.join(copy, 'model.ckpt-4'), path.join(copy, 'model.ckpt-5'), { recursive: true });
     fs.writeFileSync(path.join(copy, 'input.ckpt-2'), 'garbage');
     const r = await run('list', copy, '--json');
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
     const out = JSON.parse(r.out) as { modelCheckpoints: Array<Record<string, JsonValue>>; inputSeries: Array<{ checkpoints: Array<Record<string, JsonValue>> }> };
     // A copied directory keeps step 4's state.json: the step it records does not match its name.
     expect(out.modelCheckpoints.map((c) => [c.path, c.inIndex, c.status])).toEqual([
@@ -184,7 +191,9 @@ describe('list', () => {
       status: 'corrupt',
       reason: `${copy}/input.ckpt-2 is truncated: 7 bytes, shorter than its 20-byte header.`,
     });
-    const human = normalize((await run('list', copy)).out);
+    const humanRun = await run('list', copy);
+    expect(humanRun.code).toBe(1);
+    const human = normalize(humanRun.out);
     expect(human).toContain(`  model.ckpt-5 1 ${formatBytes(sizeOf(copy, 'model.ckpt-5'))} ${await createdAt(copy, 5)} orphaned ok`);
     expect(human).toContain(`  input.ckpt-2 7 B ${mtime(copy, 'input.ckpt-2')} indexed CORRUPT`);
     expect(human).toContain(`  input.ckpt-2: ${copy}/input.ckpt-2 is truncated: 7 bytes, shorter than its 20-byte header.`);
@@ -229,8 +238,8 @@ describe('inspect', () => {
       '',
       'Extras (2)',
       `  input_pipeline (${formatBytes(sizeOf(d, `model.ckpt-${step}/extra-input_pipeline.bin`) - 20)}): input pipeline state`,
-      ...expectedStateLines(pipeline, '    '),
-      `  fit_position (27 B): resumableFit position {"epoch":${Math.floor(step / STEPS_PER_EPOCH)},"stepInEpoch":${step % STEPS_PER_EPOCH}}`,
+      ...expectedStateLines(pipeline, fixturePosition(step), 1, '    '),
+      `  fit_position (27 B): resumableFit position: epoch ${Math.floor(step / STEPS_PER_EPOCH)} (0-based, as tfjs counts), ${step % STEPS_PER_EPOCH} batches of it done`,
     ];
   }
 
@@ -279,7 +288,7 @@ describe('inspect', () => {
           name: 'input_pipeline',
           sizeBytes: sizeOf(dir, 'model.ckpt-6/extra-input_pipeline.bin') - 20,
           kind: 'dataset-state',
-          datasetState: expectedStateView(fixture.states.get(6) as DatasetState),
+          datasetState: expectedStateView(fixture.states.get(6) as DatasetState, fixturePosition(6)),
         },
         { name: 'fit_position', sizeBytes: 27, kind: 'fit-position', fitPosition: { epoch: 2, stepInEpoch: 0 } },
       ],
@@ -299,7 +308,7 @@ describe('inspect', () => {
           '  pipelines 1',
           '',
           'Pipeline 1 of 1',
-          ...expectedStateLines(fixture.states.get(4) as DatasetState, '  '),
+          ...expectedStateLines(fixture.states.get(4) as DatasetState, fixturePosition(4), 1, '  '),
         ].join('\n'),
       ),
     );
@@ -313,7 +322,7 @@ describe('inspect', () => {
       prefix: 'input_worker_1.ckpt',
       step: 6,
       sizeBytes: sizeOf(dir, 'input_worker_1.ckpt-6'),
-      pipelines: [expectedStateView(fixture.workerState)],
+      pipelines: [expectedStateView(fixture.workerState, { headline: 'at element 1 of 10', details: ['range(start=100, end=110, step=1): at element 1 of 10'] })],
     });
   });
 
@@ -446,6 +455,91 @@ describe('verify', () => {
     const lines = r.out.split('\n');
     expect(lines[0]).toBe(`checkpoint (index)     CORRUPT: Index ${copy}/checkpoint has no checksum field.`);
     expect(lines).toContain('Restore would use model.ckpt-6.');
+  });
+});
+
+describe('exit codes and messages as a user reads them (issue 10 item 6)', () => {
+  test('list: a truncated weights.bin is CORRUPT (not ok) and the exit code is 1, text and --json', async () => {
+    const copy = copyFixture('truncated');
+    const weights = path.join(copy, 'model.ckpt-4', 'weights.bin');
+    const full = fs.statSync(weights).size;
+    fs.truncateSync(weights, full - 10);
+    const reason = `${copy}/model.ckpt-4/weights.bin is ${full - 10} bytes, state.json records ${full} bytes: truncated or damaged (run verify).`;
+    const text = await run('list', copy);
+    expect(text.code).toBe(1);
+    expect(normalize(text.out)).toContain(
+      `  model.ckpt-4 1 ${formatBytes(sizeOf(copy, 'model.ckpt-4'))} ${await createdAt(copy, 4)} indexed CORRUPT`,
+    );
+    expect(normalize(text.out)).toContain(`  model.ckpt-4: ${reason}`);
+    const j = await run('list', copy, '--json');
+    expect(j.code).toBe(1);
+    const entry = (JSON.parse(j.out) as { modelCheckpoints: Array<Record<string, JsonValue>> }).modelCheckpoints[1];
+    expect({ path: entry.path, status: entry.status, reason: entry.reason }).toEqual({ path: 'model.ckpt-4', status: 'corrupt', reason });
+  });
+
+  test('list: when the data position rides inside the model checkpoints, it says so instead of "none"', async () => {
+    const copy = copyFixture('position-in-model');
+    for (const name of fs.readdirSync(copy)) if (name.startsWith('input') || name.startsWith('checkpoint_input')) fs.rmSync(path.join(copy, name));
+    const r = await run('list', copy);
+    expect(r.code).toBe(0);
+    const lines = normalize(r.out);
+    expect(lines[lines.length - 1]).toBe('Input position: inside the model checkpoints (extra input_pipeline and fit_position), restored with the weights; see inspect');
+    expect(lines).not.toContain('Input checkpoints: none');
+  });
+
+  test('an unreadable modelDir exits 2 with the reason, as the help says (a real process, another user)', () => {
+    const locked = tempDir('cli-unreadable');
+    fs.mkdirSync(path.join(locked, 'model.ckpt-1'));
+    fs.chmodSync(locked, 0o700);
+    const asRoot = process.getuid?.() === 0;
+    // root reads everything: run the CLI as `nobody`; any other user is locked out by mode 000.
+    if (!asRoot) fs.chmodSync(locked, 0o000);
+    try {
+      const r = spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(__dirname, '..', '..', 'src', 'cli.ts'), 'list', locked], {
+        encoding: 'utf8',
+        timeout: 30000,
+        ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+      });
+      expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: '' });
+      expect(r.stderr).toMatch(new RegExp(`^error: EACCES: permission denied, \\w+ '${locked}[^']*': this user cannot read that path; fix its permissions or run as a user who can\\.\n$`));
+    } finally {
+      fs.chmodSync(locked, 0o700);
+    }
+  }, 40000);
+
+  test('--json: every error is a JSON document on stdout with the same exit code (2 missing, 2 usage, 1 corrupt)', async () => {
+    const missing = path.join(dir, 'does-not-exist');
+    const notFound = await run('list', missing, '--json');
+    expect({ code: notFound.code, err: notFound.err, out: JSON.parse(notFound.out) as JsonValue }).toEqual({
+      code: 2,
+      err: '',
+      out: {
+        schemaVersion: 1,
+        error: { exitCode: 2, type: 'CheckpointNotFoundError', message: `${missing} does not exist: expected the modelDir of a tfjs-resumable training run.` },
+      },
+    });
+    const usage = await run('verify', '--json');
+    expect({ code: usage.code, err: usage.err, out: JSON.parse(usage.out) as JsonValue }).toEqual({
+      code: 2,
+      err: '',
+      out: { schemaVersion: 1, error: { exitCode: 2, type: 'UsageError', message: "missing required argument 'modelDir'" } },
+    });
+    const copy = copyFixture('json-corrupt');
+    fs.writeFileSync(path.join(copy, 'model.ckpt-4', 'optimizer.bin'), 'x');
+    const state = await readCheckpointState(readOnly(copy), 'model.ckpt-4');
+    const corrupt = await run('inspect', path.join(copy, 'model.ckpt-4'), '--json');
+    expect({ code: corrupt.code, err: corrupt.err, out: JSON.parse(corrupt.out) as JsonValue }).toEqual({
+      code: 1,
+      err: '',
+      out: {
+        schemaVersion: 1,
+        error: {
+          exitCode: 1,
+          type: 'CorruptCheckpointError',
+          message: `${copy}/model.ckpt-4/optimizer.bin is 1 bytes but state.json records ${state.files['optimizer.bin'].size}: it was truncated or altered.`,
+        },
+      },
+    });
   });
 });
 

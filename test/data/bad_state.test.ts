@@ -1,3 +1,6 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import * as data from '../../src/data';
 import type { DatasetState } from '../../src/data';
@@ -32,21 +35,33 @@ describe('bad states are refused with typed errors and change nothing', () => {
 
   it('a newer formatVersion: StateFormatError', async () => {
     const state = await savedAfter(1);
-    expect(() => build().restoreState({ ...state, formatVersion: 2 })).toThrow(
-      new data.StateFormatError('Dataset state has formatVersion 2, newer than 1 understood here; upgrade tfjs-resumable.'),
+    expect(() => build().restoreState({ ...state, formatVersion: 3 })).toThrow(
+      new data.StateFormatError('Dataset state has formatVersion 3, newer than 2 understood here; upgrade tfjs-resumable.'),
     );
   });
 
   it('malformed fields: StateFormatError with the path, before anything changes', async () => {
     const state = await savedAfter(5);
-    const it = state.iterator as { upstream: { rng: Record<string, number>; exhausted: boolean; upstream: { upstream: { cursor: number } } } };
+    const it = state.iterator as { upstream: { rng: Record<string, number>; exhausted: boolean; buffer: { keys: string }; upstream: { upstream: { cursor: number } } } };
+    const rng0 = (state.dataset as { rngs: Record<string, number>[] }).rngs[0];
+    const keysWith = (first: number): string => {
+      const keys = new Uint32Array(new Uint8Array(Buffer.from(it.upstream.buffer.keys, 'base64')).buffer);
+      keys[0] = first;
+      return Buffer.from(keys.buffer).toString('base64');
+    };
     const variants: [string, DatasetState, RegExp][] = [
       ['negative cursor', { ...state, iterator: { upstream: { ...it.upstream, upstream: { upstream: { cursor: -1 } } } } }, /iterator\.upstream\.upstream\.upstream\.cursor: expected an integer >= 0, got -1/],
       ['cursor past the end', { ...state, iterator: { upstream: { ...it.upstream, upstream: { upstream: { cursor: 301 } } } } }, /cursor: 301 is past the end of a source of 300 elements/],
-      ['NaN in the RNG', { ...state, iterator: { upstream: { ...it.upstream, rng: { ...it.upstream.rng, s0: NaN } } } }, /iterator\.upstream\.rng\.s0: expected a number in \[0, 1\), got null/],
+      ['NaN in the RNG', { ...state, iterator: { upstream: { ...it.upstream, rng: { ...it.upstream.rng, s0: NaN } } } }, /iterator\.upstream\.rng\.s0: expected a number in \[0, 1\) that is a multiple of 2\^-32, got null/],
       ['missing field', { ...state, iterator: { upstream: { ...it.upstream, exhausted: undefined as unknown as boolean } } }, /iterator\.upstream\.exhausted: expected a boolean, got nothing \(missing field\)/],
       ['wrong type', { ...state, dataset: { rngs: 'x' } }, /dataset\.rngs: expected an array, got "x"/],
-      ['truncated blob', { ...state, blob: state.blob?.subarray(0, 10) }, /iterator\.upstream\.buffer\.ref: blob segment \[0, 400\) lies outside the state's blob of 10 bytes/],
+      ['a blob in a format-2 state', { ...state, blob: new Uint8Array(4) }, /^blob: format 2 states carry no blob/],
+      ['keys that are not base64', { ...state, iterator: { upstream: { ...it.upstream, buffer: { keys: 'AAA*' } } } }, /iterator\.upstream\.buffer\.keys: expected a base64 string, got a string of 4 characters that is not base64/],
+      ['a buffered key past the source', { ...state, iterator: { upstream: { ...it.upstream, buffer: { keys: keysWith(301) } } } }, /iterator\.upstream\.buffer: buffered element 0 is at source position 300, outside a source of 300/],
+      // Issue 14: alea can never produce these; they were accepted and gave another order, or a TypeError in next().
+      ['a negative dataset RNG carry', { ...state, dataset: { rngs: [{ ...rng0, c: -5 }] } }, /^dataset\.rngs\[0\]\.c: expected an integer in \[0, 2091639\) \(alea's carry\), got -5$/],
+      ['a huge iterator RNG carry', { ...state, iterator: { upstream: { ...it.upstream, rng: { ...it.upstream.rng, c: 1e300 } } } }, /^iterator\.upstream\.rng\.c: expected an integer in \[0, 2091639\) \(alea's carry\), got 1e\+300$/],
+      ['an RNG value alea cannot hold', { ...state, iterator: { upstream: { ...it.upstream, rng: { ...it.upstream.rng, s1: 0.5 + 2 ** -40 } } } }, /^iterator\.upstream\.rng\.s1: expected a number in \[0, 1\) that is a multiple of 2\^-32, got 0\.5000000000009095$/],
     ];
     for (const [what, bad, message] of variants) {
       const ds = build();
@@ -68,6 +83,42 @@ describe('bad states are refused with typed errors and change nothing', () => {
       for (let i = 0; i < 2; i++) tf.dispose((await refIt.next()).value);
       const plainBatches = async (x: { toArray(): Promise<unknown[]> }) => ((await x.toArray()) as tf.Tensor[]).map((t) => t.arraySync());
       expect(await plainBatches(live)).toEqual(await plainBatches(refIt));
+    }
+  });
+
+  // Issue 14: every numeric field is checked before anything is applied.
+  async function expectRefused<T extends tf.TensorContainer>(
+    make: () => data.CheckpointableDataset<T>,
+    read: number,
+    edit: (state: DatasetState) => DatasetState,
+    message: string,
+  ): Promise<void> {
+    const source = make();
+    const it = await source.iterator();
+    for (let i = 0; i < read; i++) tf.dispose((await it.next()).value as tf.TensorContainer);
+    const bad = edit(JSON.parse(JSON.stringify(source.saveState())) as DatasetState);
+    const target = make();
+    await target.iterator();
+    const before = target.saveState();
+    expect(() => target.restoreState(bad)).toThrow(new data.StateFormatError(message));
+    expect(target.saveState()).toEqual(before);
+  }
+
+  it('counters beyond what their op can reach, a non-boolean end flag and a mid-line offset are refused', async () => {
+    await expectRefused(() => data.range(0, 20).take(5), 2, (s) => ({ ...s, iterator: { taken: 6, upstream: { cursor: 2 } } }),
+      'iterator.taken: 6 exceeds 5, the most take(count=5) can reach');
+    await expectRefused(() => data.range(0, 20).skip(3), 2, (s) => ({ ...s, iterator: { skipped: 4, upstream: { cursor: 5 } } }),
+      'iterator.skipped: 4 exceeds 3, the most skip(count=3) can reach');
+    await expectRefused(() => data.generator(() => [1, 2, 3][Symbol.iterator]()), 1, (s) => ({ ...s, iterator: { delivered: 1, ended: 'no' } }),
+      'iterator.ended: expected a boolean, got "no"');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-resumable-bad-'));
+    try {
+      const file = path.join(dir, 'lines.txt');
+      fs.writeFileSync(file, 'alpha\nbeta\ngamma\n');
+      await expectRefused(() => data.textLines(file), 1, (s) => ({ ...s, iterator: { offset: 8 } }),
+        `iterator.offset: byte 8 of ${file} is inside a line, not at the start of one`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -2,20 +2,24 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { data, decodeDatasetState, encodeDatasetState } from '../../src';
+import type { DatasetState } from '../../src';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-/** A pipeline using every op: the fixture below is a state of it, saved by format version 1. */
+/** A pipeline using every op: the fixtures below are states of it, saved by format versions 1 and 2. */
 function everyOpPipeline(): data.CheckpointableDataset<tf.TensorContainer> {
   const a = data.range(0, 40).filter((x) => x % 3 !== 0).map((x) => x * 2).shuffle(6, 'golden', true);
   const b = data.array([100, 101, 102, 103, 104]).skip(1).take(3);
   return data.zip({ a: a.concatenate(data.range(500, 503)), b: b.repeat() }).shard(2, 1).prefetch(2).batch(2).repeat(2);
 }
 
-/** State of the pipeline after fitDataset-style start (one discarded iterator) and 4 batches. */
+/** State of the pipeline after fitDataset-style start (one discarded iterator) and 4 batches, format 1 (binary blob). */
 const FIXTURE = Buffer.from(fs.readFileSync(path.join(__dirname, 'fixtures', 'state_format_v1.b64'), 'utf8').replace(/\s/g, ''), 'base64');
+
+/** The same state, format 2 (plain JSON), as `JSON.stringify(ds.saveState())` writes it. */
+const FIXTURE_V2 = fs.readFileSync(path.join(__dirname, 'fixtures', 'state_format_v2.json'), 'utf8').trimEnd();
 
 /** The batches that followed the saved point when the fixture was made. */
 const CONTINUATION = [
@@ -41,12 +45,52 @@ describe('dataset state format, version 1 (states saved by earlier releases must
     expect(await drain(await ds.iterator())).toEqual(CONTINUATION);
   });
 
-  it('saving at the same point today produces the fixture byte for byte (the layout has not drifted)', async () => {
+  it('a version-1 state restored and saved again before any element is read is written as version 2, same position', async () => {
+    const ds = everyOpPipeline();
+    ds.restoreState(decodeDatasetState(new Uint8Array(FIXTURE)));
+    const resaved = ds.saveState();
+    expect({ formatVersion: resaved.formatVersion, blob: resaved.blob }).toEqual({ formatVersion: 2, blob: undefined });
+    const again = everyOpPipeline();
+    again.restoreState(JSON.parse(JSON.stringify(resaved)) as DatasetState);
+    expect(await drain(await again.iterator())).toEqual(CONTINUATION);
+  });
+});
+
+describe('dataset state format, version 2 (plain JSON)', () => {
+  async function atFixturePoint(): Promise<[data.CheckpointableDataset<tf.TensorContainer>, Awaited<ReturnType<data.CheckpointableDataset<tf.TensorContainer>['iterator']>>]> {
     const ds = everyOpPipeline();
     await ds.iterator();
     const it = await ds.iterator();
     for (let i = 0; i < 4; i++) tf.dispose((await it.next()).value as tf.TensorContainer);
-    expect(Buffer.from(encodeDatasetState(ds.saveState())).equals(FIXTURE)).toBe(true);
+    return [ds, it];
+  }
+
+  it('saving at the fixture point today produces the version-2 fixture character for character, with no blob', async () => {
+    const [ds, it] = await atFixturePoint();
+    const state = ds.saveState();
+    expect(state.formatVersion).toBe(2);
+    expect(state.blob).toBeUndefined();
+    expect(JSON.stringify(state)).toBe(FIXTURE_V2);
+    expect(await drain(it)).toEqual(CONTINUATION);
+  });
+
+  it('the version-2 fixture, parsed from JSON, restores and continues with the recorded batches; so do its encoded bytes', async () => {
+    const ds = everyOpPipeline();
+    ds.restoreState(JSON.parse(FIXTURE_V2) as DatasetState);
+    expect(await drain(await ds.iterator())).toEqual(CONTINUATION);
+    const viaBytes = everyOpPipeline();
+    viaBytes.restoreState(decodeDatasetState(encodeDatasetState(JSON.parse(FIXTURE_V2) as DatasetState)));
+    expect(await drain(await viaBytes.iterator())).toEqual(CONTINUATION);
+  });
+
+  it('one position, one state: the live iterator saves the same object, and either one restores the other', async () => {
+    const [, it] = await atFixturePoint();
+    expect(JSON.stringify((it as unknown as data.CheckpointableIterator<tf.TensorContainer>).saveState())).toBe(FIXTURE_V2);
+    const fresh = everyOpPipeline();
+    const freshIt = fresh.checkpointableIterator();
+    freshIt.restoreState(JSON.parse(FIXTURE_V2) as DatasetState);
+    expect(JSON.stringify(fresh.saveState())).toBe(FIXTURE_V2);
+    expect(await drain(freshIt)).toEqual(CONTINUATION);
     expect(await drain(it)).toEqual(CONTINUATION);
   });
 });

@@ -1,4 +1,4 @@
-import type { BlobReader, BlobWriter } from '../blob';
+import type { BlobReader } from '../blob';
 import { CheckpointableIterator, Item } from '../iterator';
 import { PipelineNode } from '../node';
 import type { JsonValue } from '../state';
@@ -56,8 +56,8 @@ class ConcatenateIterator<T> extends CheckpointableIterator<T> {
     return item === null ? null : { value: item.value, key: null };
   }
 
-  save(blobs: BlobWriter): JsonValue {
-    return { onSecond: this.onSecond, first: this.first.save(blobs), second: this.second.save(blobs) };
+  save(): JsonValue {
+    return { onSecond: this.onSecond, first: this.first.save(), second: this.second.save() };
   }
 
   restore(state: JsonValue, blobs: BlobReader, path: string): void {

@@ -1,4 +1,4 @@
-import type { BlobReader, BlobWriter } from '../blob';
+import type { BlobReader } from '../blob';
 import { StateFormatError } from '../errors';
 import { CheckpointableIterator, Item } from '../iterator';
 import { PipelineNode } from '../node';
@@ -65,8 +65,8 @@ class RepeatIterator<T> extends CheckpointableIterator<T> {
     }
   }
 
-  save(blobs: BlobWriter): JsonValue {
-    return { started: this.started, current: this.current === null ? null : this.current.save(blobs) };
+  save(): JsonValue {
+    return { started: this.started, current: this.current === null ? null : this.current.save() };
   }
 
   restore(state: JsonValue, blobs: BlobReader, path: string): void {

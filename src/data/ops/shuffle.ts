@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../../errors';
-import type { BlobReader, BlobWriter } from '../blob';
+import type { BlobReader } from '../blob';
 import { CheckpointableIterator, Item } from '../iterator';
-import { Slot, SlotBuffer } from '../item_buffer';
+import { BufferSlot, SlotBuffer } from '../item_buffer';
 import { PipelineNode } from '../node';
 import { SeedableRng, parseRngState } from '../rng';
 import { JsonObject, readBool } from '../state_fields';
@@ -82,21 +82,21 @@ class ShuffleIterator<T> extends UnaryIterator<T, T> {
       } else {
         // tf.data refills after every delivered element, even once the end was seen (adding end markers).
         await this.refill(slots);
-        return chosen;
+        return this.buffer.resolve(chosen);
       }
     }
     return null;
   }
 
-  private async refill(slots: Slot<T>[]): Promise<void> {
+  private async refill(slots: BufferSlot<T>[]): Promise<void> {
     while (slots.length < this.shuffle.bufferSize) slots.push(await this.upstream.pull());
   }
 
-  protected override saveOwn(blobs: BlobWriter): JsonObject {
+  protected override saveOwn(): JsonObject {
     return {
       rng: { ...this.rng.state() },
       exhausted: this.upstreamExhausted,
-      buffer: this.buffer.save(blobs),
+      buffer: this.buffer.save(),
     };
   }
 
@@ -119,9 +119,9 @@ class ShuffleIterator<T> extends UnaryIterator<T, T> {
 }
 
 /** tf.data's `RingBuffer.shuffleExcise`: take slot `i`, move the last slot into its place. */
-function excise<T>(slots: Slot<T>[], i: number): Slot<T> {
+function excise<T>(slots: BufferSlot<T>[], i: number): BufferSlot<T> {
   const chosen = slots[i];
-  const last = slots.pop() as Slot<T>;
+  const last = slots.pop() as BufferSlot<T>;
   if (i < slots.length) slots[i] = last;
   return chosen;
 }

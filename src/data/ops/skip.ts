@@ -38,6 +38,10 @@ class SkipIterator<T> extends CountingIterator<T> {
     super(skip, upstream, 'skipped');
   }
 
+  protected override counterLimit(): number {
+    return Math.max(0, this.skip.count);
+  }
+
   async pull(): Promise<Item<T> | null> {
     while (this.counter < this.skip.count) {
       this.counter++;

@@ -37,6 +37,10 @@ class TakeIterator<T> extends CountingIterator<T> {
     super(take, upstream, 'taken');
   }
 
+  protected override counterLimit(): number {
+    return this.take.count >= 0 ? this.take.count : Infinity;
+  }
+
   pull(): Promise<Item<T> | null> {
     const limit = this.take.count;
     if (limit >= 0 && this.counter >= limit) return Promise.resolve(null);

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import type { BlobReader, BlobWriter } from '../blob';
+import type { BlobReader } from '../blob';
 import { CheckpointableIterator, Item } from '../iterator';
 import { PipelineNode } from '../node';
+import { StateFormatError } from '../errors';
 import type { JsonValue } from '../state';
 import { JsonObject, readInt, readObject } from '../state_fields';
 
@@ -25,6 +26,14 @@ export abstract class UnaryNode<I, O> extends PipelineNode<O> {
   get addressable(): boolean {
     return this.upstream.addressable;
   }
+
+  override get randomAccess(): boolean {
+    return this.addressable && this.upstream.randomAccess;
+  }
+
+  override get keyLimit(): number {
+    return this.upstream.keyLimit;
+  }
 }
 
 /**
@@ -39,7 +48,7 @@ export abstract class PassThroughNode<T> extends UnaryNode<T, T> {
 
 /**
  * Base of iterators reading one upstream iterator. Owns the state layout every single-upstream op shares:
- * `{ ...the op's own fields, upstream: <upstream state> }`, own fields (and their blobs) first, so states written
+ * `{ ...the op's own fields, upstream: <upstream state> }`, own fields first, so states written
  * before this base existed restore unchanged. Restoring validates the op's fields, then restores the upstream, and
  * only then applies the op's fields, so the first problem in a state is reported from the outside in.
  */
@@ -52,8 +61,8 @@ export abstract class UnaryIterator<I, O> extends CheckpointableIterator<O> {
     super(node);
   }
 
-  save(blobs: BlobWriter): JsonValue {
-    return { ...this.saveOwn(blobs), upstream: this.upstream.save(blobs) };
+  save(): JsonValue {
+    return { ...this.saveOwn(), upstream: this.upstream.save() };
   }
 
   restore(state: JsonValue, blobs: BlobReader, path: string): void {
@@ -81,8 +90,7 @@ export abstract class UnaryIterator<I, O> extends CheckpointableIterator<O> {
   }
 
   /** This op's own fields of the saved state (none by default: the op keeps nothing between `pull()` calls). */
-  protected saveOwn(blobs: BlobWriter): JsonObject {
-    void blobs;
+  protected saveOwn(): JsonObject {
     return {};
   }
 
@@ -118,8 +126,17 @@ export abstract class CountingIterator<T> extends UnaryIterator<T, T> {
     return { [this.counterField]: this.counter };
   }
 
+  /** The largest value the counter can reach (the op's count); a saved counter above it is refused. */
+  protected counterLimit(): number {
+    return Infinity;
+  }
+
   protected override readOwn(state: JsonObject, _blobs: BlobReader, path: string): () => void {
     const counter = readInt(state[this.counterField], `${path}.${this.counterField}`);
+    const limit = this.counterLimit();
+    if (counter > limit) {
+      throw new StateFormatError(`${path}.${this.counterField}: ${counter} exceeds ${limit}, the most ${this.node.describe()} can reach`);
+    }
     return () => {
       this.counter = counter;
     };

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../../errors';
-import type { BlobReader, BlobWriter } from '../blob';
+import type { BlobReader } from '../blob';
 import { StateFormatError } from '../errors';
 import { CheckpointableIterator, Item } from '../iterator';
 import { PipelineNode } from '../node';
@@ -62,8 +62,8 @@ class ZipIterator extends CheckpointableIterator<tf.TensorContainer> {
     return { value: record, key: null };
   }
 
-  save(blobs: BlobWriter): JsonValue {
-    return { members: this.members.map((m) => m.save(blobs)) };
+  save(): JsonValue {
+    return { members: this.members.map((m) => m.save()) };
   }
 
   restore(state: JsonValue, blobs: BlobReader, path: string): void {

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import type { BlobReader, BlobWriter } from '../blob';
+import type { BlobReader } from '../blob';
 import { CheckpointableIterator, Item } from '../iterator';
 import { PipelineNode } from '../node';
 import type { JsonValue } from '../state';
-import { readInt, readObject } from '../state_fields';
+import { readBool, readInt, readObject } from '../state_fields';
 
 /** What `generator()` accepts: a function returning a (sync or async) iterator, like tf.data's `generator`. */
 export type GeneratorFn<T> = () => Iterator<T> | AsyncIterator<T> | Promise<Iterator<T> | AsyncIterator<T>>;
@@ -23,18 +23,23 @@ export interface GeneratorOptions {
 export class GeneratorNode<T> extends PipelineNode<T> {
   readonly children: readonly PipelineNode<unknown>[] = [];
   readonly size = null;
-  readonly replayable: boolean;
+  private readonly replays: boolean;
 
   constructor(
     readonly fn: GeneratorFn<T>,
     options: GeneratorOptions = {},
   ) {
     super();
-    this.replayable = options.replayable ?? true;
+    this.replays = options.replayable ?? true;
+  }
+
+  /** Whether calling `fn` again yields the same stream (the `replayable` option). */
+  override get replayable(): boolean {
+    return this.replays;
   }
 
   get addressable(): boolean {
-    return this.replayable;
+    return this.replays;
   }
 
   describe(): string {
@@ -96,14 +101,14 @@ class GeneratorIterator<T> extends CheckpointableIterator<T> {
     return { value: r.value, key: this.delivered++ };
   }
 
-  save(_blobs: BlobWriter): JsonValue {
+  save(): JsonValue {
     return { delivered: this.delivered, ended: this.ended };
   }
 
   restore(state: JsonValue, _blobs: BlobReader, path: string): void {
     const o = readObject(state, path);
     const delivered = readInt(o.delivered, `${path}.delivered`);
-    const ended = o.ended === true;
+    const ended = readBool(o.ended, `${path}.ended`);
     this.source = null;
     this.delivered = delivered;
     this.ended = ended;

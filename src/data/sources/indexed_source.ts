@@ -1,4 +1,4 @@
-import type { BlobReader, BlobWriter } from '../blob';
+import type { BlobReader } from '../blob';
 import { StateFormatError } from '../errors';
 import { CheckpointableIterator, Item } from '../iterator';
 import { PipelineNode } from '../node';
@@ -20,6 +20,14 @@ export abstract class IndexedSourceNode<T> extends PipelineNode<T> {
   abstract elementAt(index: number): T;
 
   get size(): number {
+    return this.length;
+  }
+
+  override get randomAccess(): boolean {
+    return true;
+  }
+
+  override get keyLimit(): number {
     return this.length;
   }
 
@@ -46,7 +54,7 @@ class IndexedSourceIterator<T> extends CheckpointableIterator<T> {
     return Promise.resolve({ value: this.source.elementAt(key), key });
   }
 
-  save(_blobs: BlobWriter): JsonValue {
+  save(): JsonValue {
     return { cursor: this.cursor };
   }
 

@@ -51,6 +51,18 @@ export class LineFile {
     }
   }
 
+  /** True when a line starts at byte `offset` (the byte before it is a newline), or `offset` is the end of the file. */
+  startsLine(offset: number): boolean {
+    if (offset === 0 || offset === this.size) return true;
+    const fd = fs.openSync(this.path, 'r');
+    try {
+      const byte = Buffer.alloc(1);
+      return fs.readSync(fd, byte, 0, 1, offset - 1) === 1 && byte[0] === 10;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
   private load(at: number): void {
     const fd = fs.openSync(this.path, 'r');
     try {

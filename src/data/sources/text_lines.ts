@@ -1,4 +1,4 @@
-import type { BlobReader, BlobWriter } from '../blob';
+import type { BlobReader } from '../blob';
 import { StateFormatError } from '../errors';
 import { CheckpointableIterator, Item } from '../iterator';
 import { PipelineNode } from '../node';
@@ -24,6 +24,14 @@ export class LineSourceNode<T> extends PipelineNode<T> {
     readonly keep: (line: string) => boolean = () => true,
   ) {
     super();
+  }
+
+  override get randomAccess(): boolean {
+    return true;
+  }
+
+  override get keyLimit(): number {
+    return this.file.size;
   }
 
   describe(): string {
@@ -66,7 +74,7 @@ class LineSourceIterator<T> extends CheckpointableIterator<T> {
     }
   }
 
-  save(_blobs: BlobWriter): JsonValue {
+  save(): JsonValue {
     return { offset: this.offset };
   }
 
@@ -76,6 +84,9 @@ class LineSourceIterator<T> extends CheckpointableIterator<T> {
       throw new StateFormatError(
         `${path}.offset: byte ${offset} is outside the data of ${this.source.file.path} (${this.source.firstOffset}..${this.source.file.size})`,
       );
+    }
+    if (offset > this.source.firstOffset && !this.reader.startsLine(offset)) {
+      throw new StateFormatError(`${path}.offset: byte ${offset} of ${this.source.file.path} is inside a line, not at the start of one`);
     }
     this.offset = offset;
   }

@@ -1,0 +1,109 @@
+import { BlobReader } from './blob';
+import { PipelineMismatchError, StateFormatError } from './errors';
+import type { CheckpointableIterator } from './iterator';
+import { PipelineNode, walkNodes } from './node';
+import { RngState, parseRngState } from './rng';
+import type { DatasetState } from './state';
+import { readArray, readObject } from './state_fields';
+
+/**
+ * Version of the `DatasetState` layout written by this package. Version 2 is plain JSON (buffers hold base64
+ * strings, there is no `blob`), so `JSON.parse(JSON.stringify(state))` restores exactly; version 1 (binary `blob`)
+ * is still read.
+ */
+export const DATASET_STATE_FORMAT_VERSION = 2;
+
+/** Ops and arguments of the pipeline below `root` in pre-order, one entry per node: the identity checked on restore. */
+export function pipelineFingerprint(root: PipelineNode<unknown>): string {
+  return JSON.stringify(walkNodes(root).map((n) => n.describe()));
+}
+
+function rngNodes(root: PipelineNode<unknown>): PipelineNode<unknown>[] {
+  return walkNodes(root).filter((n) => n.datasetRng() !== null);
+}
+
+/**
+ * The one saved form of a position: the pipeline identity, every shuffle's dataset-level RNG and the position of
+ * `live` (an iterator of `root`, or `null`). Both `CheckpointableDataset.saveState()` and
+ * `CheckpointableIterator.saveState()` return this, so a user saves one thing.
+ */
+export function savePipelineState(root: PipelineNode<unknown>, live: CheckpointableIterator<unknown> | null): DatasetState {
+  return {
+    formatVersion: DATASET_STATE_FORMAT_VERSION,
+    fingerprint: pipelineFingerprint(root),
+    dataset: { rngs: rngNodes(root).map((n) => ({ ...(n.datasetRng() as NonNullable<ReturnType<typeof n.datasetRng>>).state() })) },
+    iterator: live === null ? null : live.save(),
+  };
+}
+
+/** A state validated against a pipeline, nothing applied yet. */
+export interface CheckedPipelineState<T> {
+  /** A fresh iterator of the pipeline already at the saved position, or `null` when the state holds none. */
+  probe: CheckpointableIterator<T> | null;
+  /** Set the pipeline's dataset-level RNGs to the saved ones. */
+  applyRngs: () => void;
+  /** The binary segments of a format-1 state (empty for format 2). */
+  blobs: BlobReader;
+}
+
+/**
+ * Validate `state` completely against the pipeline below `root` (header, fingerprint, RNGs, and the iterator
+ * position restored onto a fresh iterator), changing nothing: throws `StateFormatError` naming the JSON path of the
+ * first bad field, or `PipelineMismatchError` naming the first differing op.
+ */
+export function checkPipelineState<T>(root: PipelineNode<T>, state: DatasetState): CheckedPipelineState<T> {
+  if (state === null || typeof state !== 'object') throw new StateFormatError('Dataset state must be an object.');
+  if (typeof state.formatVersion !== 'number' || !Number.isInteger(state.formatVersion) || state.formatVersion < 1) {
+    throw new StateFormatError(`Dataset state formatVersion must be a positive integer, got ${JSON.stringify(state.formatVersion)}.`);
+  }
+  if (state.formatVersion > DATASET_STATE_FORMAT_VERSION) {
+    throw new StateFormatError(
+      `Dataset state has formatVersion ${state.formatVersion}, newer than ${DATASET_STATE_FORMAT_VERSION} understood here; upgrade tfjs-resumable.`,
+    );
+  }
+  if (typeof state.fingerprint !== 'string') throw new StateFormatError('Dataset state fingerprint must be a string.');
+  if (state.blob !== undefined) {
+    if (state.formatVersion !== 1) throw new StateFormatError(`blob: format ${state.formatVersion} states carry no blob (binary parts are base64 inside the JSON).`);
+    if (!(state.blob instanceof Uint8Array)) throw new StateFormatError('Dataset state blob must be a Uint8Array.');
+  }
+  checkFingerprint(pipelineFingerprint(root), state.fingerprint);
+  const nodes = rngNodes(root);
+  const rngs = readArray(readObject(state.dataset, 'dataset').rngs, 'dataset.rngs');
+  if (rngs.length !== nodes.length) {
+    throw new StateFormatError(`dataset.rngs: state has ${rngs.length} shuffle RNGs, the pipeline has ${nodes.length}.`);
+  }
+  const parsed: RngState[] = rngs.map((r, i) => parseRngState(r, `dataset.rngs[${i}]`));
+  if (state.iterator === undefined) throw new StateFormatError('iterator: missing (use null when no iterator existed).');
+  const blobs = new BlobReader(state.blob);
+  let probe: CheckpointableIterator<T> | null = null;
+  if (state.iterator !== null) {
+    probe = root.createIterator(false);
+    probe.restore(state.iterator, blobs, 'iterator');
+  }
+  return { probe, applyRngs: () => nodes.forEach((n, i) => n.datasetRng()?.setState(parsed[i])), blobs };
+}
+
+/** Throw `PipelineMismatchError` naming the first op that differs between two fingerprints. */
+function checkFingerprint(expected: string, actual: string): void {
+  if (expected === actual) return;
+  const mine = JSON.parse(expected) as string[];
+  let theirs: unknown;
+  try {
+    theirs = JSON.parse(actual);
+  } catch {
+    throw new StateFormatError('Dataset state fingerprint is not valid JSON.');
+  }
+  if (!Array.isArray(theirs) || theirs.some((x) => typeof x !== 'string')) {
+    throw new StateFormatError('Dataset state fingerprint must be a JSON list of op descriptions.');
+  }
+  const n = Math.max(mine.length, theirs.length);
+  for (let i = 0; i < n; i++) {
+    if (mine[i] !== theirs[i]) {
+      throw new PipelineMismatchError(
+        `The saved state belongs to a different pipeline: op ${i}: expected ${mine[i] ?? '(nothing)'}, state has ${
+          (theirs[i] as string | undefined) ?? '(nothing)'
+        }. Rebuild the pipeline exactly as when the state was saved.`,
+      );
+    }
+  }
+}
