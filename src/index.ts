@@ -17,7 +17,7 @@ export { PreemptionHook, type PreemptionHookOptions, type SignalSource } from '.
 export { HookError, NanLossDuringTrainingError, StopStepAlreadyReachedError, ModelNotReachableError } from './hooks/errors';
 export { RunConfig, type RunConfigOptions } from './estimator/run_config';
 export { checkDeterminism, type DeterminismCheckOptions } from './estimator/determinism_check';
-export { useFastestBackend, NoBackendError, type BackendChoice, type BackendName } from './backend';
+export { useFastestBackend, NoBackendError, type BackendChoice, type BackendName, type UseFastestBackendOptions } from './backend';
 export * as data from './data';
 export { CheckpointableDataset, CheckpointableIterator, PipelineMismatchError, StateFormatError } from './data';
 export { encodeDatasetState, decodeDatasetState, DATASET_STATE_FORMAT_VERSION } from './data';
