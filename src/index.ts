@@ -16,7 +16,8 @@ export { NanTensorHook, type NanTensorHookOptions } from './hooks/nan_tensor_hoo
 export { PreemptionHook, type PreemptionHookOptions, type SignalSource } from './hooks/preemption_hook';
 export { HookError, NanLossDuringTrainingError, StopStepAlreadyReachedError, ModelNotReachableError } from './hooks/errors';
 export { RunConfig, type RunConfigOptions } from './estimator/run_config';
-export { useFastestBackend, NoBackendError, type BackendChoice, type BackendName } from './backend';
+export { checkDeterminism, type DeterminismCheckOptions } from './estimator/determinism_check';
+export { useFastestBackend, NoBackendError, type BackendChoice, type BackendName, type UseFastestBackendOptions } from './backend';
 export * as data from './data';
 export { CheckpointableDataset, CheckpointableIterator, PipelineMismatchError, StateFormatError } from './data';
 export { encodeDatasetState, decodeDatasetState, DATASET_STATE_FORMAT_VERSION } from './data';

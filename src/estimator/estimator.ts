@@ -12,6 +12,7 @@ import type { SessionRunHook } from '../hooks/session_run_hook';
 import { StopAtStepHook } from '../hooks/stop_at_step_hook';
 import type { CheckpointableInput } from '../hooks/training_session';
 import { RunConfig, type RunConfigOptions } from './run_config';
+import { checkDeterminism } from './determinism_check';
 
 /** What an input function returns: a dataset of `{xs, ys}` batches (ideally a checkpointable `data.*` one). */
 export type EstimatorInput = tf.data.Dataset<tf.TensorContainer>;
@@ -121,6 +122,7 @@ export class Estimator {
       return this;
     }
     const dataset = await this.callInputFn(inputFn, 'train');
+    for (const warning of checkDeterminism(this.model, [dataset], { freshStart: restored === null })) this.logger.warn(warning);
     const hooks: SessionRunHook[] = [...(options.hooks ?? [])];
     if (steps !== undefined) hooks.push(new StopAtStepHook({ numSteps: steps }));
     if (maxSteps !== undefined) hooks.push(new StopAtStepHook({ lastStep: maxSteps }));

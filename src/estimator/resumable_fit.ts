@@ -4,6 +4,7 @@ import { consoleLogger, type CheckpointLogger } from '../checkpoint/logger';
 import { parseBoundedJson, isJsonObject } from '../checkpoint/safe_json';
 import type { CheckpointStorage } from '../checkpoint/storage';
 import { CheckpointableDataset } from '../data/dataset';
+import { checkDeterminism } from './determinism_check';
 import { INPUT_PIPELINE_SAVEABLE_NAME, makeSaveableFromIterator } from '../data/saveable';
 import { CorruptCheckpointError, InvalidArgumentError } from '../errors';
 import { CheckpointSaverHook } from '../hooks/checkpoint_saver_hook';
@@ -143,6 +144,7 @@ export async function resumableFit<T extends tf.TensorContainer>(
     restoredFrom = { path: restored.path, globalStep: restored.globalStep, position };
   }
 
+  for (const warning of checkDeterminism(model, [dataset], { freshStart: restored === null })) logger.warn(warning);
   const hooks = [...(options.hooks ?? []), ...(preemption !== undefined ? [preemption] : []), saver];
   const callback = new HookCallback(hooks, {
     model,
