@@ -24,10 +24,15 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-/** Steps of the recorded runs, saves every SAVE_STEPS, two kept: the third save deletes the first. */
-const TOTAL_STEPS = 6;
+/**
+ * Steps of the recorded runs, saves every SAVE_STEPS (the timer fires at the first step, as TF's), two kept:
+ * the third save deletes the first.
+ */
+const TOTAL_STEPS = 5;
 const SAVE_STEPS = 2;
 const KEEP = 2;
+/** resumableFit's run: two epochs of three batches. */
+const FIT_STEPS = 6;
 
 function stepOf(label: string): number {
   return Number(label.slice(label.lastIndexOf('-') + 1));
@@ -121,7 +126,7 @@ describe('crash states of every save', () => {
       reference[session.globalStep] = weightBytes(model);
     });
     expect(recorder.ops.filter((op) => op.kind === 'mark')).toEqual(
-      [2, 4, 6].flatMap((s) => [{ kind: 'mark', event: 'begin', label: `model-${s}` }, { kind: 'mark', event: 'ack', label: `model-${s}` }]),
+      [1, 3, 5].flatMap((s) => [{ kind: 'mark', event: 'begin', label: `model-${s}` }, { kind: 'mark', event: 'ack', label: `model-${s}` }]),
     );
 
     await enumerate('CheckpointSaverHook', baseDir, recorder, async (dir, state) => {
@@ -157,13 +162,14 @@ describe('crash states of every save', () => {
     const recorded = await runInputHook(pipeline(), new CheckpointInputPipelineHook(estimator, { storage, logger: new RecordingLogger() }), 0, TOTAL_STEPS);
     expect(recorded).toEqual(referenceOrder.slice(0, TOTAL_STEPS));
     expect(recorder.ops.filter((op) => op.kind === 'mark' && op.event === 'ack').map((op) => (op as { label: string }).label)).toEqual(
-      ['input-0', 'input-2', 'input-4', 'input-6'],
+      ['input-0', 'input-1', 'input-3', 'input-5'],
     );
 
     await enumerate('CheckpointInputPipelineHook', baseDir, recorder, async (dir, state) => {
       const allowed = allowedSteps(state).map((s) => s ?? 0);
       const logger = new RecordingLogger();
       const resumeEstimator = { modelDir: dir, config: { saveCheckpointsSteps: SAVE_STEPS, keepCheckpointMax: KEEP } };
+      const plan = await verify(dir);
       // No model checkpoint names a step here: the hook resumes from its newest usable input checkpoint.
       const ds = pipeline();
       const hook = new CheckpointInputPipelineHook(resumeEstimator, { logger });
@@ -174,7 +180,6 @@ describe('crash states of every save', () => {
       const next = (await it.next()).value as number;
       const step = referenceOrder.indexOf(next);
       if (!allowed.includes(step)) throw new Error(`the input hook resumed at step ${step}, allowed ${JSON.stringify(allowed)}`);
-      const plan = await verify(dir);
       const planned = plan.json?.inputRestore.find((p) => p.indexName === 'checkpoint_input')?.checkpoint ?? null;
       if (plan.json === null) {
         expect([plan.code, step]).toEqual([2, 0]);
@@ -210,10 +215,13 @@ describe('crash states of every save', () => {
       preemption: false,
       logger: new RecordingLogger(),
     });
-    expect([result.globalStep, result.completed]).toEqual([TOTAL_STEPS, true]);
-    expect(recorder.ops.filter((op) => op.kind === 'mark' && op.event === 'ack').map((op) => (op as { label: string }).label)).toEqual(
-      ['model-2', 'model-4', 'model-6'],
-    );
+    expect([result.globalStep, result.completed]).toEqual([FIT_STEPS, true]);
+    // resumableFit writes in the background: a save still waiting when the next one is due is replaced by it,
+    // so which of steps 1, 3, 5 are written depends on timing; the final save (6) always is.
+    const acked = recorder.ops.filter((op) => op.kind === 'mark' && op.event === 'ack').map((op) => stepOf((op as { label: string }).label));
+    console.log(`resumableFit recorded run acknowledged steps ${acked.join(', ')}`);
+    expect(acked.filter((s) => ![1, 3, 5].includes(s))).toEqual([FIT_STEPS]);
+    expect(acked[acked.length - 1]).toBe(FIT_STEPS);
 
     await enumerate('resumableFit', baseDir, recorder, async (dir, state) => {
       const allowed = allowedSteps(state);
@@ -233,7 +241,7 @@ describe('crash states of every save', () => {
         logger,
       });
       expect(resumed.restoredFrom?.globalStep ?? null).toBe(step);
-      expect(weightBytes(resumedModel)).toEqual(reference[TOTAL_STEPS]);
+      expect(weightBytes(resumedModel)).toEqual(reference[FIT_STEPS]);
     });
   }, 600_000);
 });
