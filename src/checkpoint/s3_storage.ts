@@ -163,7 +163,9 @@ export class S3CheckpointStorage implements CheckpointStorage {
       maxAttempts: 1,
       requestHandler: {
         connectionTimeout: positive(options.connectionTimeoutMs, 5000, 'connectionTimeoutMs'),
-        requestTimeout: positive(options.requestTimeoutMs, 60_000, 'requestTimeoutMs'),
+        // The socket idle timeout: smithy's `requestTimeout` only logs a warning when exceeded (unless opted in),
+        // so a server that accepts a request and never answers would hang the save forever.
+        socketTimeout: positive(options.requestTimeoutMs, 60_000, 'requestTimeoutMs'),
       },
     };
     if (endpoint !== undefined) {

@@ -164,6 +164,12 @@ export interface FaultInjectingProxy {
   failNext(count: number, status: number, code: string, method?: string): void;
   /** Forwards the next `count` GET requests but breaks the connection after half of the answer's body. */
   cutBodyOfNextGets(count: number): void;
+  /**
+   * Lets the first `skip` requests with this HTTP method and URL through, then answers the next `count` of
+   * them (a request and its retries) with `status` and an S3 XML error carrying `code`, or, for `'hang'`,
+   * never answers them (the client's timeout fires). `count` 0 disarms.
+   */
+  failMatching(method: string, url: string, skip: number, count: number, fault: { status: number; code: string } | 'hang'): void;
   stop(): Promise<void>;
 }
 
@@ -177,13 +183,29 @@ export async function startFaultInjectingProxy(target: string): Promise<FaultInj
   const requests: ProxiedRequest[] = [];
   let cutsPending = 0;
   let pending: { count: number; status: number; code: string; method?: string } = { count: 0, status: 0, code: '' };
+  let matching = { method: '', url: '', skip: 0, count: 0, fault: 'hang' as { status: number; code: string } | 'hang' };
   const server = http.createServer((req, res) => {
-    const injected = pending.count > 0 && (pending.method === undefined || pending.method === req.method);
+    let matched = false;
+    if (matching.count > 0 && req.method === matching.method && req.url === matching.url) {
+      if (matching.skip > 0) matching.skip--;
+      else {
+        matching.count--;
+        matched = true;
+      }
+    }
+    const injected = matched || (pending.count > 0 && (pending.method === undefined || pending.method === req.method));
     const record: ProxiedRequest = { method: req.method ?? '', url: req.url ?? '', injected, status: 0 };
     requests.push(record);
+    if (matched && matching.fault === 'hang') {
+      // Read the request, answer nothing: only the client's timeout ends it.
+      req.resume();
+      return;
+    }
     if (injected) {
-      pending.count--;
-      const { status, code } = pending;
+      let fault: { status: number; code: string } = pending;
+      if (matched) fault = matching.fault as { status: number; code: string };
+      else pending.count--;
+      const { status, code } = fault;
       // Drain the request body first, or the client sees a reset instead of our answer.
       req.resume();
       req.on('end', () => {
@@ -196,8 +218,10 @@ export async function startFaultInjectingProxy(target: string): Promise<FaultInj
       });
       return;
     }
+    // A fresh upstream connection per request (`agent: false`): a pooled socket the server closed while idle
+    // would fail the forward, and the client's retry would add a request to the sequence tests count.
     const forward = http.request(
-      { host: '127.0.0.1', port: Number(upstream.port), method: req.method, path: req.url, headers: req.headers },
+      { host: '127.0.0.1', port: Number(upstream.port), method: req.method, path: req.url, headers: req.headers, agent: false },
       (answer) => {
         record.status = answer.statusCode ?? 0;
         if (req.method === 'GET' && cutsPending > 0) {
@@ -228,6 +252,9 @@ export async function startFaultInjectingProxy(target: string): Promise<FaultInj
     },
     cutBodyOfNextGets(count) {
       cutsPending = count;
+    },
+    failMatching(method, url, skip, count, fault) {
+      matching = { method, url, skip, count, fault };
     },
     stop: () =>
       new Promise<void>((resolve) => {
