@@ -6,6 +6,7 @@
  *
  *   npm run demo                     # seed 1, 3 interruptions
  *   npx tsx examples/preemption_demo.ts --seed 7 --interruptions 5 --epochs 3
+ *   npm run demo -- --backend tensorflow   # on tfjs-node (default: the fastest backend that loads)
  *
  * The seed fixes where the kills land, so any run can be reproduced.
  */
@@ -21,6 +22,23 @@ const TRAINER = path.join(__dirname, 'train_mnist.ts');
 // grandchild that a SIGKILL to the spawned pid never reaches).
 const TSX_REQUIRE_HOOK = require.resolve('tsx/cjs');
 const STEPS_PER_EPOCH = Math.ceil(2000 / 32);
+
+/**
+ * The trainer's environment: TensorFlow (tfjs-node) logs INFO banners on every start (CPU features,
+ * oneDNN); TF_CPP_MIN_LOG_LEVEL=2 silences most of them unless the user chose a level.
+ */
+const TRAINER_ENV: NodeJS.ProcessEnv = { ...process.env, TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2' };
+
+/**
+ * Whether a stderr line is TensorFlow's native start-up chatter rather than a message for the user: its
+ * INFO lines (`I1202 08:00:00.000000  123 port.cc:153] ...`, which TF 2.21 prints for oneDNN even under
+ * TF_CPP_MIN_LOG_LEVEL) and absl's preamble about logging before initialisation. Warnings and errors
+ * (W/E/F lines) and everything from JavaScript are still shown.
+ */
+function isNativeInfoLine(line: string): boolean {
+  return /^I\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.-]+:\d+\] /.test(line) ||
+    line === 'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR';
+}
 
 /** One start of the training process and how it ended. */
 interface Launch {
@@ -44,6 +62,7 @@ function launch(
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--require', TSX_REQUIRE_HOOK, TRAINER, '--model-dir', modelDir, ...args], {
+      env: TRAINER_ENV,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const result: Launch = { firstStep: null, lastStep: 0, signal: null, exitCode: null, seconds: 0, sha256: null, stderr: '' };
@@ -80,7 +99,10 @@ function launch(
       result.exitCode = code;
       result.signal = signal;
       result.seconds = (Date.now() - started) / 1000;
-      result.stderr = stderr;
+      result.stderr = stderr
+        .split('\n')
+        .filter((line) => !isNativeInfoLine(line))
+        .join('\n');
       // 143 = 128 + SIGTERM: the trainer stopped cleanly, saved, and exited as a signalled job must.
       const stoppedOnSigterm = interrupt?.signal === 'SIGTERM' && code === 143;
       if (signal === null && code !== 0 && !stoppedOnSigterm) reject(new Error(`trainer failed (exit ${code}):\n${stderr}`));
@@ -102,12 +124,19 @@ async function main(): Promise<void> {
     .option('--interruptions <n>', 'how many times to kill the job', '3')
     .option('--epochs <n>', 'epochs to train', '3')
     .option('--save-steps <n>', 'checkpoint every n steps', '20')
+    .option('--backend <name>', 'tensorflow | wasm | cpu (default: the fastest that loads)')
     .parse()
-    .opts<{ seed: string; interruptions: string; epochs: string; saveSteps: string }>();
+    .opts<{ seed: string; interruptions: string; epochs: string; saveSteps: string; backend?: string }>();
   const seed = Number(options.seed);
   const epochs = Number(options.epochs);
   const totalSteps = epochs * STEPS_PER_EPOCH;
-  const trainerArgs = ['--epochs', String(epochs), '--save-steps', options.saveSteps];
+  const trainerArgs = [
+    '--epochs',
+    String(epochs),
+    '--save-steps',
+    options.saveSteps,
+    ...(options.backend !== undefined ? ['--backend', options.backend] : []),
+  ];
   const random = seedrandom.alea(`preemption-demo-${seed}`);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-resumable-demo-'));
   const modelDir = path.join(work, 'preempted');

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { BackendFingerprint, currentBackendFingerprint, fingerprintDifferences } from '../backend_fingerprint';
 import { CheckpointNotFoundError, CorruptCheckpointError } from '../errors';
 import {
   IndexEntry,
@@ -55,6 +56,8 @@ export interface RestoredCheckpoint {
   path: string;
   /** Backend that wrote it. */
   backend: string;
+  /** What decided the writer's bits ({@link BackendFingerprint}); `{ backend }` for checkpoints before 0.2.0. */
+  fingerprint: BackendFingerprint;
   /** Extra blobs saved with it. */
   extras: Record<string, Uint8Array>;
 }
@@ -215,10 +218,12 @@ async function restoreFrom(
     const source = `Checkpoint ${storage.location}/${ckpt.path}`;
     checkWeightsFit(model, ckpt.weights, source);
     if (ckpt.optimizer) checkOptimizerFits(model, ckpt.optimizer, source);
-    if (ckpt.state.backend !== tf.getBackend()) {
+    const differences = fingerprintDifferences(ckpt.state.fingerprint, currentBackendFingerprint());
+    if (differences.length > 0) {
       logger.warn(
-        `${source} was written on the ${ckpt.state.backend} backend and is resumed on ${tf.getBackend()}: ` +
-          'training continues correctly but not bit for bit like an uninterrupted run.',
+        `${source} was written under another backend setup than this run's (${differences.join(', ')}): ` +
+          'training continues correctly but not bit for bit like an uninterrupted run. ' +
+          'Resume with the setup it was written under to get the same bits.',
       );
     }
     await applySnapshot(model, ckpt.weights, ckpt.optimizer);
@@ -227,6 +232,7 @@ async function restoreFrom(
       epoch: ckpt.state.epoch,
       path: ckpt.path,
       backend: ckpt.state.backend,
+      fingerprint: ckpt.state.fingerprint,
       extras: ckpt.extras,
     };
   }

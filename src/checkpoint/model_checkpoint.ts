@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { BackendFingerprint, currentBackendFingerprint } from '../backend_fingerprint';
 import { CheckpointNotFoundError, CorruptCheckpointError, InvalidArgumentError } from '../errors';
 import type { JsonValue } from '../data/state';
 import { crc32, frameBlob, unframeBlob } from './checksum';
@@ -50,6 +51,11 @@ export interface CheckpointState {
   epoch: number;
   /** `tf.getBackend()` of the writer: resuming on another backend changes the bits. */
   backend: string;
+  /**
+   * Everything that decided the writer's bits (backend, library versions, oneDNN, wasm SIMD/threads).
+   * A checkpoint written before 0.2.0 records only the backend: then this is `{ backend }`.
+   */
+  fingerprint: BackendFingerprint;
   /** When it was written (informational only, never used for decisions). */
   createdAt: string;
   /**
@@ -79,6 +85,11 @@ export interface CheckpointMeta {
   epoch: number;
   /** Backend that produced the weights. Default `tf.getBackend()`. */
   backend?: string;
+  /**
+   * What decided the weights' bits. Default {@link currentBackendFingerprint}; when only `backend` is
+   * given and it is not the active one, just that backend and the tfjs version are recorded.
+   */
+  fingerprint?: BackendFingerprint;
   /** Named binary blobs riding along (an input pipeline state, ...), stored as `extra-<name>.bin`. */
   extras?: Record<string, Uint8Array>;
 }
@@ -187,16 +198,56 @@ export async function writeModelCheckpointFiles(
   files.forEach(([name, bytes], i) => {
     records[name] = { size: bytes.byteLength, crc32: checksums[i] };
   });
+  const fingerprint = writerFingerprint(meta);
   const state: { [key: string]: JsonValue } = {
     formatVersion: CHECKPOINT_FORMAT_VERSION,
     globalStep: meta.globalStep,
     epoch: meta.epoch,
-    backend: meta.backend ?? tf.getBackend(),
+    backend: fingerprint.backend,
+    fingerprint: { ...fingerprint },
     createdAt: new Date().toISOString(),
     files: records,
     extras: Object.keys(extras),
   };
   await storage.writeAtomic(`${dir}/${STATE_JSON}`, encodeChecksummedJson(state));
+}
+
+function writerFingerprint(meta: CheckpointMeta): BackendFingerprint {
+  if (meta.fingerprint !== undefined) return meta.fingerprint;
+  const current = currentBackendFingerprint();
+  if (meta.backend === undefined || meta.backend === current.backend) return current;
+  return { backend: meta.backend, tfjs: current.tfjs };
+}
+
+const FINGERPRINT_STRINGS = ['tfjs', 'tfjsNode', 'tensorflow', 'tfjsBackendWasm'] as const;
+const FINGERPRINT_BOOLEANS = ['wasmSimd', 'wasmThreads'] as const;
+
+/** `state.json`'s `fingerprint`, checked field by field; absent (before 0.2.0): just the backend. */
+function checkFingerprint(raw: JsonValue | undefined, backend: string, what: string): BackendFingerprint {
+  if (raw === undefined) return { backend };
+  if (!isJsonObject(raw) || raw.backend !== backend) {
+    throw new CorruptCheckpointError(`${what}: "fingerprint" must be an object whose backend is ${JSON.stringify(backend)}.`);
+  }
+  const fingerprint: BackendFingerprint = { backend };
+  for (const field of FINGERPRINT_STRINGS) {
+    const value = raw[field];
+    if (value === undefined) continue;
+    if (typeof value !== 'string') throw new CorruptCheckpointError(`${what}: fingerprint.${field} must be a string.`);
+    fingerprint[field] = value;
+  }
+  for (const field of FINGERPRINT_BOOLEANS) {
+    const value = raw[field];
+    if (value === undefined) continue;
+    if (typeof value !== 'boolean') throw new CorruptCheckpointError(`${what}: fingerprint.${field} must be a boolean.`);
+    fingerprint[field] = value;
+  }
+  if (raw.oneDnn !== undefined) {
+    if (raw.oneDnn !== 'on' && raw.oneDnn !== 'off') {
+      throw new CorruptCheckpointError(`${what}: fingerprint.oneDnn must be "on" or "off".`);
+    }
+    fingerprint.oneDnn = raw.oneDnn;
+  }
+  return fingerprint;
 }
 
 function checkState(raw: { [key: string]: JsonValue }, what: string, limits: CheckpointLimits): CheckpointState {
@@ -234,7 +285,17 @@ function checkState(raw: { [key: string]: JsonValue }, what: string, limits: Che
   for (const name of [MODEL_JSON, WEIGHTS_BIN, ...extras.map(extraFile)]) {
     if (!(name in files)) throw new CorruptCheckpointError(`${what} does not record ${name}.`);
   }
-  return { formatVersion: CHECKPOINT_FORMAT_VERSION, globalStep, epoch, backend: raw.backend, createdAt: raw.createdAt, files, extras };
+  const fingerprint = checkFingerprint(raw.fingerprint, raw.backend, what);
+  return {
+    formatVersion: CHECKPOINT_FORMAT_VERSION,
+    globalStep,
+    epoch,
+    backend: raw.backend,
+    fingerprint,
+    createdAt: raw.createdAt,
+    files,
+    extras,
+  };
 }
 
 /** Reads and checks `<dir>/state.json` only (cheap: for listings). */

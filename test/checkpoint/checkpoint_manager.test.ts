@@ -8,6 +8,9 @@ import { CheckpointError } from '../../src/errors';
 import { CaseTally, RecordingLogger, tempDir, tinyModel, train, weightBytes } from './helpers';
 
 const tally = new CaseTally();
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
 afterAll(() => tally.print('checkpoint_manager'));
 
 describe('save → restore → continue', () => {
@@ -24,7 +27,14 @@ describe('save → restore → continue', () => {
       const resumed = tinyModel();
       const logger = new RecordingLogger();
       const restored = await restoreLatest(resumed, dir, { logger });
-      expect(restored).toEqual({ globalStep: 4, epoch: 1, path: 'model.ckpt-4', backend: tf.getBackend(), extras: {} });
+      expect(restored).toEqual({
+        globalStep: 4,
+        epoch: 1,
+        path: 'model.ckpt-4',
+        backend: 'cpu',
+        fingerprint: { backend: 'cpu', tfjs: tf.version_core },
+        extras: {},
+      });
       expect(weightBytes(resumed)).toEqual(weightBytes(first));
       await train(resumed, 4, 10);
       expect(weightBytes(resumed)).toEqual(weightBytes(straight));

@@ -1,6 +1,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
 import { crc32 } from '../../src/checkpoint/checksum';
 import { restoreLatest } from '../../src/checkpoint/checkpoint_manager';
 import { LocalCheckpointStorage } from '../../src/checkpoint/local_storage';
@@ -269,6 +270,7 @@ describe('inspect', () => {
         globalStep: 6,
         epoch: 2,
         backend: 'cpu',
+        fingerprint: { backend: 'cpu', tfjs: tf.version_core },
         createdAt: state.createdAt,
         files: state.files,
       },

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import * as data from '../../src/data';
+import { useTestBackend } from '../helpers/test_backend';
 
 /*
  * End to end with tfjs's own training loop: a run interrupted at a random step and resumed into NEW model,
@@ -99,7 +100,7 @@ async function resumedModel(saved: Interrupted): Promise<tf.LayersModel> {
 
 describe('fitDataset resumes bit for bit', () => {
   beforeAll(async () => {
-    await tf.setBackend('cpu');
+    await useTestBackend();
     // eslint-disable-next-line no-console
     console.log(`fitDataset resume seed: ${SEED} (rerun with FIT_SEED=${SEED})`);
   });

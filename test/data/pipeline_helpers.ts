@@ -18,7 +18,8 @@ export type OpSpec =
 
 /** A pipeline: a source and ops on it. */
 export interface PipelineSpec {
-  source: 'range' | 'array';
+  /** `tensorSlices`: rows `[i, -i]` of a float32 tensor, so elements are tensors from the source on. */
+  source: 'range' | 'array' | 'tensorSlices';
   length: number;
   ops: OpSpec[];
 }
@@ -26,7 +27,11 @@ export interface PipelineSpec {
 /** Build a fresh pipeline object from its description. */
 export function buildPipeline(spec: PipelineSpec): CheckpointableDataset<tf.TensorContainer> {
   let ds: CheckpointableDataset<tf.TensorContainer> =
-    spec.source === 'range' ? data.range(0, spec.length) : data.array(Array.from({ length: spec.length }, (_, i) => i * 10));
+    spec.source === 'range'
+      ? data.range(0, spec.length)
+      : spec.source === 'array'
+        ? data.array(Array.from({ length: spec.length }, (_, i) => i * 10))
+        : data.tensorSlices(tf.tensor2d(Array.from({ length: spec.length }, (_, i) => [i, -i]).flat(), [spec.length, 2]));
   for (const o of spec.ops) {
     switch (o.op) {
       case 'map': ds = ds.map((x) => (x as number) * 3 + 1); break;

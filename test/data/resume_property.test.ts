@@ -1,6 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import * as data from '../../src/data';
+import { useTestBackend } from '../helpers/test_backend';
 import { OpSpec, PipelineSpec, buildPipeline, plain } from './pipeline_helpers';
 
 // Fixed by default so CI is reproducible; FC_SEED=<n> explores other seeds.
@@ -23,15 +23,18 @@ const anyOp: fc.Arbitrary<OpSpec> = fc.oneof(
   fc.integer({ min: 1, max: 3 }).chain((num) => fc.integer({ min: 0, max: num - 1 }).map((index): OpSpec => ({ op: 'shard', num, index }))),
 );
 
-/** Element-wise ops (map, filter, batch, zip, concatenate) only while elements are still plain numbers. */
+/**
+ * Element-wise ops (map, filter, batch, zip, concatenate) only while elements are still plain numbers
+ * (a tensorSlices source yields tensors from the start).
+ */
 const pipelineSpec: fc.Arbitrary<PipelineSpec> = fc
   .record({
-    source: fc.constantFrom<'range' | 'array'>('range', 'array'),
+    source: fc.constantFrom<PipelineSpec['source']>('range', 'array', 'tensorSlices'),
     length: fc.integer({ min: 0, max: 30 }),
     ops: fc.array(fc.oneof({ weight: 3, arbitrary: anyOp }, { weight: 2, arbitrary: elementOp }), { maxLength: 6 }),
   })
   .map((s) => {
-    let numeric = true;
+    let numeric = s.source !== 'tensorSlices';
     const ops = s.ops.filter((o) => {
       if (['map', 'filter', 'batch', 'zip', 'concatenate'].includes(o.op)) {
         if (!numeric) return false;
@@ -50,7 +53,7 @@ async function readIteration(it: { next(): Promise<IteratorResult<unknown>> }): 
 
 describe('resume property: any pipeline, any cut point', () => {
   it('continues exactly like the uninterrupted run (fast-check)', async () => {
-    await tf.setBackend('cpu');
+    await useTestBackend();
     // eslint-disable-next-line no-console
     console.log(`resume property seed: ${SEED} (rerun with FC_SEED=${SEED})`);
     await fc.assert(

@@ -9,9 +9,10 @@ import { InvalidArgumentError } from '../../src/errors';
 import { makeSaveableFromIterator } from '../../src/data/saveable';
 import { RecordingLogger, tempDir } from '../checkpoint/helpers';
 import { latestElement, recordingModel } from './record_latest_layer';
+import { useTestBackend } from '../helpers/test_backend';
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await useTestBackend();
 });
 
 /** TF's test input: range(10), one element per step. */

@@ -8,9 +8,10 @@ import { type SessionRunContext, SessionRunHook } from '../../src/hooks/session_
 import { StopAtStepHook } from '../../src/hooks/stop_at_step_hook';
 import type { SignalSource } from '../../src/hooks/preemption_hook';
 import { RecordingLogger, tempDir, weightBytes } from '../checkpoint/helpers';
+import { useTestBackend } from '../helpers/test_backend';
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await useTestBackend();
 });
 
 function model(): tf.LayersModel {

@@ -4,9 +4,10 @@ import { resumableFit } from '../../src/estimator/resumable_fit';
 import { CheckpointSaverListener } from '../../src/hooks/checkpoint_saver_listener';
 import type { TrainingSession } from '../../src/hooks/training_session';
 import { RecordingLogger, tempDir, tinyModel } from '../checkpoint/helpers';
+import { useTestBackend } from '../helpers/test_backend';
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await useTestBackend();
 });
 
 /** Records, for every durable save, the global step training had reached when it became durable. */

@@ -13,13 +13,13 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import { restoreLatest, verifyCheckpoints, type CheckpointInfo } from '../../src/checkpoint/checkpoint_manager';
 import { CheckpointNotFoundError } from '../../src/errors';
 import { RecordingLogger } from '../checkpoint/helpers';
 import { CRASH_CONFIGS, buildCrashModel, totalSteps, type CrashConfig } from '../fixtures/crash_model';
 import { TaskPool, runToCompletion, runWithKills, type ChildOutcome, type KillRecord } from '../helpers/crash_harness';
+import { useTestBackend } from '../helpers/test_backend';
 
 const CHILD = path.resolve(__dirname, '..', 'fixtures', 'crash_child.ts');
 /** A checkpoint write takes ~20–60 ms here (fsyncs): delays up to this put many kills inside one. */
@@ -215,8 +215,8 @@ let passed = 0;
 const startedAt = process.hrtime.bigint();
 
 beforeAll(async () => {
-  // restoreLatest warns when resuming on another backend than the child's: check on the same one.
-  await tf.setBackend('cpu');
+  // restoreLatest warns when resuming under another backend setup than the child's: check on the same one.
+  await useTestBackend();
 });
 
 afterAll(() => {

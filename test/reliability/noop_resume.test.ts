@@ -6,9 +6,10 @@ import { MODEL_CHECKPOINT_PREFIX, MODEL_INDEX_NAME } from '../../src/checkpoint/
 import type { CheckpointStorage } from '../../src/checkpoint/storage';
 import { resumableFit } from '../../src/estimator/resumable_fit';
 import { RecordingLogger, tempDir, tinyModel, weightBytes } from '../checkpoint/helpers';
+import { useTestBackend } from '../helpers/test_backend';
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await useTestBackend();
 });
 
 /** The storage, recording the steps the index names after every write that touches the modelDir. */

@@ -5,9 +5,10 @@ import { CheckpointSaverListener } from '../../src/hooks/checkpoint_saver_listen
 import type { TrainingSession } from '../../src/hooks/training_session';
 import { listCheckpoints } from '../../src/checkpoint/checkpoint_manager';
 import { RecordingLogger, tempDir, tinyModel } from '../checkpoint/helpers';
+import { useTestBackend } from '../helpers/test_backend';
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await useTestBackend();
 });
 
 /** Records every save it is told about, and which checkpoints were on disk when `afterSave` ran. */
