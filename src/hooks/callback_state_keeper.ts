@@ -1,8 +1,8 @@
+import { consoleLogger, type CheckpointLogger } from '../checkpoint/logger';
 import { parseBoundedJson } from '../checkpoint/safe_json';
 import type { JsonValue } from '../data/state';
 import type { Saveable } from '../data/saveable';
 import { type StatefulCallback, requireRecord, stateOf } from './callback_state';
-import { CallbackStateError } from './errors';
 import { SessionRunHook } from './session_run_hook';
 
 /** Name of the extra blob that carries hook and callback states inside a model checkpoint. */
@@ -27,8 +27,9 @@ interface PendingStates {
  * `begin` (which may reset) and before their own `afterCreateSession`. Callback states are put back by
  * {@link applyCallbackStates}, to be called after the callbacks' `onTrainBegin`.
  *
- * A checkpoint written with other stateful participants (another list or order) is refused with a
- * {@link CallbackStateError} rather than handing one callback's state to another.
+ * States are matched by position among the stateful participants and class name, so one class never
+ * receives another's state; a saved state without its participant, or a participant without a saved
+ * state (the list changed between runs), is reported to the logger and that participant starts afresh.
  */
 export class CallbackStateKeeper extends SessionRunHook implements Saveable {
   /** The checkpoint extra's name ({@link CALLBACK_STATE_SAVEABLE_NAME}). */
@@ -37,9 +38,15 @@ export class CallbackStateKeeper extends SessionRunHook implements Saveable {
   private readonly callbackEntries: Entries;
   private pending: PendingStates = { hooks: undefined, callbacks: undefined };
 
-  /** @param participants the run's hooks and tfjs callbacks; the stateless ones are skipped. */
-  constructor(participants: { hooks?: readonly unknown[]; callbacks?: readonly unknown[] }) {
+  private readonly logger: CheckpointLogger;
+
+  /**
+   * @param participants the run's hooks and tfjs callbacks; the stateless ones are skipped.
+   * @param logger where unmatched states are reported; default `console.warn`.
+   */
+  constructor(participants: { hooks?: readonly unknown[]; callbacks?: readonly unknown[] }, logger: CheckpointLogger = consoleLogger) {
     super();
+    this.logger = logger;
     this.hookEntries = entriesOf(participants.hooks ?? []);
     this.callbackEntries = entriesOf(participants.callbacks ?? []);
   }
@@ -56,14 +63,30 @@ export class CallbackStateKeeper extends SessionRunHook implements Saveable {
 
   /**
    * Read states saved by {@link save}; they are applied once the participants have started.
-   * @throws CallbackStateError when the bytes are not such states, or name other participants than this run's.
+   * @throws CallbackStateError when the bytes are not such states.
    */
   restore(bytes: Uint8Array): void {
     const value = requireRecord(parseBoundedJson(bytes, MAX_STATE_BYTES, CALLBACK_STATE_SAVEABLE_NAME), CALLBACK_STATE_SAVEABLE_NAME);
     this.pending = {
-      hooks: matched(value.hooks, this.hookEntries, 'hooks'),
-      callbacks: matched(value.callbacks, this.callbackEntries, 'callbacks'),
+      hooks: this.matched(value.hooks, this.hookEntries, 'hooks'),
+      callbacks: this.matched(value.callbacks, this.callbackEntries, 'callbacks'),
     };
+  }
+
+  private matched(saved: JsonValue | undefined, entries: Entries, section: string): Map<string, JsonValue> {
+    const record = requireRecord(saved, `${CALLBACK_STATE_SAVEABLE_NAME}.${section}`);
+    const ownKeys = new Set(entries.map(([key]) => key));
+    const orphans = Object.keys(record).filter((key) => !ownKeys.has(key));
+    const fresh = [...ownKeys].filter((key) => !(key in record));
+    if (orphans.length > 0 || fresh.length > 0) {
+      this.logger.warn(
+        `The checkpoint holds states of the stateful ${section} [${Object.keys(record).join(', ') || 'none'}], this run has ` +
+          `[${[...ownKeys].join(', ') || 'none'}]: ${fresh.length > 0 ? `[${fresh.join(', ')}] start afresh` : ''}` +
+          `${fresh.length > 0 && orphans.length > 0 ? ', ' : ''}${orphans.length > 0 ? `[${orphans.join(', ')}] are dropped` : ''}. ` +
+          `Pass the same stateful ${section}, in the same order, as the run that wrote the checkpoint to resume them all.`,
+      );
+    }
+    return new Map(Object.entries(record).filter(([key]) => ownKeys.has(key)));
   }
 
   /** Keep the hooks' states of now for the next start (a run made of several `fit` calls, each restarting its hooks). */
@@ -97,20 +120,6 @@ function entriesOf(participants: readonly unknown[]): Entries {
 
 function snapshot(entries: Entries): { [key: string]: JsonValue } {
   return Object.fromEntries(entries.map(([key, state]) => [key, state.saveState()]));
-}
-
-function matched(saved: JsonValue | undefined, entries: Entries, section: string): Map<string, JsonValue> {
-  const record = requireRecord(saved, `${CALLBACK_STATE_SAVEABLE_NAME}.${section}`);
-  const savedKeys = Object.keys(record).sort();
-  const ownKeys = entries.map(([key]) => key).sort();
-  if (savedKeys.join('\n') !== ownKeys.join('\n')) {
-    throw new CallbackStateError(
-      `The checkpoint holds states of the stateful ${section} [${savedKeys.join(', ') || 'none'}], but this run has ` +
-        `[${ownKeys.join(', ') || 'none'}]: pass the same stateful ${section}, in the same order, as the run that wrote ` +
-        'the checkpoint, or start in a fresh modelDir.',
-    );
-  }
-  return new Map(Object.entries(record));
 }
 
 function apply(entries: Entries, states: Map<string, JsonValue> | undefined): void {
