@@ -1,4 +1,4 @@
-import { ResumableError } from '../errors';
+import { CheckpointError, ResumableError } from '../errors';
 
 /**
  * A hook failed with an unexpected error. The message names the hook's class and the lifecycle method
@@ -70,3 +70,9 @@ export class StopStepAlreadyReachedError extends ResumableError {
  * which it skips when it treats the callback list as plain configs (the first entry is a plain object).
  */
 export class ModelNotReachableError extends ResumableError {}
+
+/**
+ * The hook and callback states saved in a checkpoint do not fit this run: a state value is malformed, or the
+ * checkpoint was written by a run with other stateful hooks or callbacks (another list, another order).
+ */
+export class CallbackStateError extends CheckpointError {}

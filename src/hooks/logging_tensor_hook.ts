@@ -1,4 +1,6 @@
+import type { JsonValue } from '../data/state';
 import { InvalidArgumentError } from '../errors';
+import { requireNonNegativeInteger, requireRecord, type StatefulCallback } from './callback_state';
 import { SessionRunArgs, type SessionRunContext, SessionRunHook, type SessionRunValues } from './session_run_hook';
 import { formatNumber } from './step_counter_hook';
 import { requirePositiveInteger, requirePositiveSeconds, SecondOrStepTimer, type TimerOptions } from './timer';
@@ -30,7 +32,7 @@ export interface LoggingTensorHookOptions {
  * of each fit is always logged. Default line: `loss = 0.25, acc = 0.5 (1.234 sec)`, the time being
  * the wall time since the previous line (omitted on the first).
  */
-export class LoggingTensorHook extends SessionRunHook {
+export class LoggingTensorHook extends SessionRunHook implements StatefulCallback {
   private readonly tags: string[];
   private readonly fetches: Record<string, string>;
   private readonly timer: SecondOrStepTimer | null;
@@ -82,6 +84,22 @@ export class LoggingTensorHook extends SessionRunHook {
     this.timer?.reset();
     this.iteration = 0;
     this.lastValues = null;
+  }
+
+  /** `{iteration, timer}`: the steps counted since the start and the log timer, so logs land on the same steps. */
+  saveState(): JsonValue {
+    return { iteration: this.iteration, timer: this.timer?.saveState() ?? null };
+  }
+
+  /**
+   * Continue from {@link saveState} (applied after `begin`).
+   * @throws CallbackStateError when `state` is not such a value.
+   */
+  restoreState(state: JsonValue): void {
+    const record = requireRecord(state, 'LoggingTensorHook');
+    const iteration = requireNonNegativeInteger(record.iteration, 'LoggingTensorHook.iteration');
+    if (this.timer !== null) this.timer.restoreState(record.timer ?? null);
+    this.iteration = iteration;
   }
 
   override beforeRun(): SessionRunArgs | void {

@@ -1,4 +1,6 @@
+import type { JsonValue } from '../data/state';
 import { InvalidArgumentError } from '../errors';
+import type { StatefulCallback } from './callback_state';
 import { type SessionRunContext, SessionRunHook } from './session_run_hook';
 import { requirePositiveInteger, requirePositiveSeconds, SecondOrStepTimer, type TimerOptions } from './timer';
 
@@ -19,7 +21,7 @@ export interface StepCounterHookOptions {
  * `global_step/sec: <rate> (global step <n>)` and keeps the rate in {@link stepsPerSec}. The measurement
  * restarts at each fit, so pauses between fits are not counted.
  */
-export class StepCounterHook extends SessionRunHook {
+export class StepCounterHook extends SessionRunHook implements StatefulCallback {
   private readonly timer: SecondOrStepTimer;
   private readonly log: (message: string) => void;
   private lastRate: number | null = null;
@@ -48,6 +50,16 @@ export class StepCounterHook extends SessionRunHook {
 
   override begin(): void {
     this.timer.reset();
+  }
+
+  /** The report timer's state, so a resumed run reports at the same steps as an uninterrupted one. */
+  saveState(): JsonValue {
+    return this.timer.saveState();
+  }
+
+  /** Continue the report timer from {@link saveState} (applied after `begin`). */
+  restoreState(state: JsonValue): void {
+    this.timer.restoreState(state);
   }
 
   override afterRun(ctx: SessionRunContext): void {

@@ -1,4 +1,6 @@
+import type { JsonValue } from '../data/state';
 import { InvalidArgumentError } from '../errors';
+import { requireRecord, requireStepOrNull, type StatefulCallback } from './callback_state';
 import { StopStepAlreadyReachedError } from './errors';
 import { type SessionRunContext, SessionRunHook } from './session_run_hook';
 import { requirePositiveInteger } from './timer';
@@ -34,9 +36,11 @@ export type StopAtStepOptions =
  * {@link StopStepAlreadyReachedError} from `afterCreateSession`, before any batch, leaving the weights
  * untouched. Check {@link remainingSteps} before calling `fit` to skip it when training is complete.
  */
-export class StopAtStepHook extends SessionRunHook {
+export class StopAtStepHook extends SessionRunHook implements StatefulCallback {
   private readonly numSteps: number | undefined;
   private lastStep_: number | undefined;
+  /** A restored stop step that the next start keeps instead of counting `numSteps` again. */
+  private restoredLastStep: number | undefined;
 
   /** @throws InvalidArgumentError when both or neither are given, or the one given is not a positive integer. */
   constructor(options: StopAtStepOptions) {
@@ -67,8 +71,27 @@ export class StopAtStepHook extends SessionRunHook {
     return Math.max(0, (this.lastStep_ as number) - globalStep);
   }
 
+  /** `{lastStep}`: the absolute stop step (`null` before a `numSteps` hook started). */
+  saveState(): JsonValue {
+    return { lastStep: this.lastStep_ ?? null };
+  }
+
+  /**
+   * Continue from {@link saveState}: with `numSteps`, the next start keeps the saved stop step, so a resumed
+   * run stops where the uninterrupted one would have, not `numSteps` after the restart (a configured
+   * `lastStep` is already absolute and stays as configured).
+   * @throws CallbackStateError when `state` is not `{lastStep: non-negative integer | null}`.
+   */
+  restoreState(state: JsonValue): void {
+    const lastStep = requireStepOrNull(requireRecord(state, 'StopAtStepHook').lastStep, 'StopAtStepHook.lastStep');
+    // A configured absolute lastStep is the user's target and wins (a restart may raise it to train more).
+    if (lastStep !== null && this.numSteps !== undefined) this.restoredLastStep = lastStep;
+  }
+
   override afterCreateSession(session: TrainingSession): void {
-    if (this.numSteps !== undefined) this.lastStep_ = session.globalStep + this.numSteps;
+    if (this.restoredLastStep !== undefined) this.lastStep_ = this.restoredLastStep;
+    else if (this.numSteps !== undefined) this.lastStep_ = session.globalStep + this.numSteps;
+    this.restoredLastStep = undefined;
     const lastStep = this.lastStep_ as number;
     if (session.globalStep >= lastStep) throw new StopStepAlreadyReachedError(session.globalStep, lastStep);
   }

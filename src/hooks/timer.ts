@@ -1,4 +1,6 @@
+import type { JsonValue } from '../data/state';
 import { InvalidArgumentError } from '../errors';
+import { requireRecord, requireStepOrNull, type StatefulCallback } from './callback_state';
 
 /** When a {@link SecondOrStepTimer} fires: every N steps or every N seconds, never both. */
 export type TimerOptions =
@@ -34,7 +36,7 @@ function defaultNow(): number {
  *
  * The caller decides whether to act and then calls {@link updateLastTriggeredStep}.
  */
-export class SecondOrStepTimer {
+export class SecondOrStepTimer implements StatefulCallback {
   private readonly everySteps: number | undefined;
   private readonly everySecs: number | undefined;
   private readonly now: () => number;
@@ -98,6 +100,22 @@ export class SecondOrStepTimer {
   /** The step the timer last fired at, or `null` if it never fired (since the last {@link reset}). */
   lastTriggeredStep(): number | null {
     return this.lastStep;
+  }
+
+  /** `{lastStep}`: the step it last fired at (wall-clock times mean nothing in another process). */
+  saveState(): JsonValue {
+    return { lastStep: this.lastStep };
+  }
+
+  /**
+   * Continue from {@link saveState}: step cadences go on from the saved step; a seconds interval restarts
+   * its clock now, as the previous process's clock is gone.
+   * @throws CallbackStateError when `state` is not `{lastStep: non-negative integer | null}`.
+   */
+  restoreState(state: JsonValue): void {
+    const lastStep = requireStepOrNull(requireRecord(state, 'SecondOrStepTimer').lastStep, 'SecondOrStepTimer.lastStep');
+    this.lastStep = lastStep;
+    this.lastTimeMs = lastStep === null ? null : this.now();
   }
 }
 
