@@ -35,6 +35,7 @@ export { Estimator, type EstimatorOptions, type TrainOptions, type EvaluateOptio
 export {
   resumableFit,
   FIT_POSITION_SAVEABLE_NAME,
+  DEFAULT_SAVE_SECS,
   type ResumableFitOptions,
   type ResumableFitResult,
   type FitPosition,
@@ -81,3 +82,5 @@ export { S3CheckpointStorage, type S3CheckpointStorageOptions, type S3Credential
 export { parseS3Url, isS3Url, type S3Location } from './checkpoint/s3_url';
 export { S3EndpointUnreachableError, S3AccessDeniedError, S3CredentialsMissingError, S3BucketNotFoundError, S3ThrottledError } from './checkpoint/s3_errors';
 export { main as runCli, ExitCode, type CliIo } from './cli';
+export type { StatefulCallback } from './hooks/callback_state';
+export { currentBackendFingerprint, type BackendFingerprint } from './backend_fingerprint';

@@ -10,7 +10,7 @@ import { CallbackStateError } from './errors';
  * the first batch, so a reset done at start does not undo the restore.
  */
 export interface StatefulCallback {
-  /** The state now, JSON-safe (non-finite numbers through {@link encodeFloat}). */
+  /** The state now, JSON-safe (non-finite numbers through `encodeFloat`: `Infinity` as the string "Infinity"). */
   saveState(): JsonValue;
   /** Continue from a value `saveState()` returned, in this or an earlier process; throw when it is not one. */
   restoreState(state: JsonValue): void;
