@@ -83,9 +83,6 @@ describe('resumableFit resumes bit for bit', () => {
     const reference = await uninterrupted(args, repeated);
     const { weights, second } = await interruptedAt(cut, args, repeated);
     expect(second.restoredFrom?.position).toEqual({ epoch: Math.floor((cut - 1) / 5), stepInEpoch: ((cut - 1) % 5) + 1 });
-    // A partly done epoch is finished with its remaining batches in a first fitDataset call.
-    // ...unless that was the last epoch, or no epoch was partly done.
-    expect(second.histories.length).toBe(cut % 5 === 0 || cut > 10 ? 1 : 2);
     expect([second.completed, second.globalStep]).toEqual([true, 15]);
     expect(weights).toEqual(reference);
   });
@@ -143,10 +140,7 @@ describe('resumableFit refuses what it cannot resume', () => {
     );
   });
 
-  it('no save cadence, a bad epoch count', async () => {
-    await expect(resumableFit(model(), dataset(), { epochs: 1 }, { modelDir: tempDir('x') })).rejects.toThrow(
-      new InvalidArgumentError('CheckpointSaverHook needs exactly one of saveSteps and saveSecs (got neither).'),
-    );
+  it('a bad epoch count', async () => {
     await expect(resumableFit(model(), dataset(), { epochs: 0 }, { modelDir: tempDir('x'), saveSteps: 1 })).rejects.toThrow(
       new InvalidArgumentError('resumableFit: fitArgs.epochs must be a positive integer, got 0.'),
     );

@@ -58,7 +58,10 @@ async function verify(dir: string): Promise<{ code: number; json: { ok: boolean;
   let stdout = '';
   let stderr = '';
   const code = await main(['verify', dir, '--json'], { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
-  return { code, json: stdout === '' ? null : JSON.parse(stdout), stderr };
+  // With --json, a failure (e.g. no modelDir yet) is a JSON `{ error }` document instead of a report.
+  const parsed = stdout === '' ? null : (JSON.parse(stdout) as { error?: unknown });
+  const failure = parsed?.error !== undefined ? JSON.stringify(parsed.error) : '';
+  return { code, json: parsed === null || parsed.error !== undefined ? null : (parsed as never), stderr: stderr + failure };
 }
 
 /** Marks the saver's begin and acknowledgement of each save in the operation log. */
@@ -252,7 +255,7 @@ async function expectVerifyAgrees(dir: string, step: number | null, state: Crash
   if (json === null) {
     // Nothing written yet (or nothing left): verify says so instead of planning a restore.
     expect([step, code]).toEqual([null, 2]);
-    expect(stderr).toMatch(/holds no checkpoints/);
+    expect(stderr).toMatch(/holds no checkpoints|does not exist/);
     return;
   }
   expect(json.restore.modelCheckpoint).toBe(step === null ? null : `model.ckpt-${step}`);
