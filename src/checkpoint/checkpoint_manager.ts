@@ -10,7 +10,7 @@ import {
   stepOfPath,
   writeIndex,
 } from './checkpoint_index';
-import { openStorage, withStorage } from './open_storage';
+import { parseModelDir, withStorage } from './open_storage';
 import { concatTensorData } from './tensor_data';
 import { CheckpointLogger, consoleLogger } from './logger';
 import {
@@ -319,7 +319,9 @@ export async function verifyCheckpoints(modelDir: ModelDirOrStorage): Promise<Ch
  * @param checkpoint the checkpoint directory (`model.ckpt-<step>`); default: the index's latest.
  */
 export function checkpointModelHandler(modelDir: ModelDirOrStorage, checkpoint?: string): tf.io.IOHandler {
-  openStorage(modelDir); // refuses a bad modelDir when the handler is made, not when tfjs first loads
+  // Refuse a bad modelDir when the handler is made, not when tfjs first loads (opening here would build an
+  // S3 client that nothing closes).
+  if (typeof modelDir === 'string') parseModelDir(modelDir);
   return {
     load: () =>
       withStorage(modelDir, { local: { readOnly: true } }, async (storage): Promise<tf.io.ModelArtifacts> => {

@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { openStorage } from '../checkpoint/open_storage';
+import { openStorage, parseModelDir } from '../checkpoint/open_storage';
 import { isS3Url, parseS3Url } from '../checkpoint/s3_url';
 import type { CheckpointStorage } from '../checkpoint/storage';
 
@@ -32,8 +32,9 @@ export function splitPath(target: string): SplitPath {
       leaf: prefix.slice(slash + 1),
     };
   }
-  // Through openStorage, so a file:// URL is read as tfjs reads it and an unknown scheme is refused.
-  const resolved = openStorage(target, { local: { readOnly: true } }).location;
+  // Through parseModelDir, so a file:// URL is read as tfjs reads it and an unknown scheme is refused.
+  const parsed = parseModelDir(target);
+  const resolved = path.resolve(parsed.kind === 'local' ? parsed.path : target);
   const parent = path.dirname(resolved);
   return { parent: parent === resolved ? null : parent, leaf: path.basename(resolved) };
 }
