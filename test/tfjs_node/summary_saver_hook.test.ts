@@ -6,7 +6,9 @@
  * run's: the curve TensorBoard shows must be the same points, at the same global steps, bit for bit.
  */
 import * as path from 'path';
-import { STEPS_PER_SEC_TAG } from '../../src';
+import * as tf from '@tensorflow/tfjs';
+import { data, HookCallback, STEPS_PER_SEC_TAG, SummarySaverHook, TfjsNodeRequiredError } from '../../src';
+import { useTestBackend } from '../helpers/test_backend';
 import { runChild } from '../helpers/crash_harness';
 import { readEventDir, visibleCurve, type EventRecord } from '../helpers/event_files';
 import { tempDir } from '../checkpoint/helpers';
@@ -65,4 +67,24 @@ describe('SummarySaverHook across a kill -9', () => {
         `[${visibleCurve(logDir, 'loss').map(([s]) => s)}] = uninterrupted`,
     );
   }, 180_000);
+});
+
+describe('SummarySaverHook on another backend than tensorflow', () => {
+  afterEach(async () => {
+    await useTestBackend();
+  });
+
+  it('fails the fit with TfjsNodeRequiredError naming the active backend, before any step', async () => {
+    await tf.setBackend('cpu');
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [1], units: 1 })] });
+    model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+    const dataset = data.array([{ xs: [1], ys: [2] }]).map((e) => ({ xs: tf.tensor1d(e.xs), ys: tf.tensor1d(e.ys) })).batch(1);
+    const hook = new SummarySaverHook({ outputDir: tempDir('tb-cpu'), saveSteps: 1 });
+    await expect(model.fitDataset(dataset, { epochs: 1, callbacks: [new HookCallback([hook])] })).rejects.toThrow(
+      new TfjsNodeRequiredError(
+        "SummarySaverHook writes through tfjs-node's summary writer, which needs the 'tensorflow' backend, but the " +
+          "active backend is 'cpu'. Train on it: await tf.setBackend('tensorflow') (or useFastestBackend()).",
+      ),
+    );
+  });
 });
