@@ -24,6 +24,10 @@ interface Benchmark {
   run(quick: boolean, notes: string[]): Promise<BenchRow[]>;
 }
 
+// TensorFlow's INFO lines (CPU features, oneDNN) would land in the middle of the table; tfjs-node is loaded
+// later (by useFastestBackend), after this, and TensorFlow reads the level when it loads.
+process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+
 const BENCHMARKS: Benchmark[] = [
   {
     title: 'Data pipeline (bench/data_pipeline.ts)',
