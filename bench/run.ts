@@ -11,6 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { BenchRow, markdownTable, printTable } from './bench_row';
+import { backendSpeedBenchmarks } from './backend_speed';
 import { checkpointBenchmarks } from './checkpoint_write';
 import { pipelineBenchmarks } from './data_pipeline';
 import { trainingOverheadBenchmarks } from './training_overhead';
@@ -22,6 +23,10 @@ interface Benchmark {
   method: string;
   run(quick: boolean, notes: string[]): Promise<BenchRow[]>;
 }
+
+// TensorFlow's INFO lines (CPU features, oneDNN) would land in the middle of the table; tfjs-node is loaded
+// later (by useFastestBackend), after this, and TensorFlow reads the level when it loads.
+process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
 
 const BENCHMARKS: Benchmark[] = [
   {
@@ -71,6 +76,17 @@ const BENCHMARKS: Benchmark[] = [
       'awaited fsync counts and a background write does not); the waited row compares the waiting inside the ' +
       'steady span to that span.',
     run: (quick, notes) => trainingOverheadBenchmarks(quick ? { epochs: 1, runs: 2, notes } : { notes }),
+  },
+  {
+    title: 'Backend speed (bench/backend_speed.ts)',
+    method:
+      'Training steps/s (`model.trainOnBatch` on fixed seeded batches, Adam, categorical cross-entropy) of MLPs ' +
+      'of three sizes (784-128-10 batch 32, 784-512-512-10 batch 64, 784-2048-2048-10 batch 128) on each backend ' +
+      'that loads: `tensorflow` (@tensorflow/tfjs-node), `wasm`, `cpu`. Within each size the backends are rotated ' +
+      '(order shifted each round), 2 untimed warm-up steps then 2 s of steps per cell, median of 3 rounds; the ratio ' +
+      'is steps/s against `wasm`. A backend that does not load (tfjs-node not installed) is skipped with a note. ' +
+      'The evidence for `useFastestBackend()`\'s order; the training-overhead rows above run on the backend it picks.',
+    run: (quick, notes) => backendSpeedBenchmarks({ quick, notes }),
   },
 ];
 

@@ -11,10 +11,17 @@ export { HookCallback, type HookCallbackOptions, type DisposableHook, type Batch
 export { SecondOrStepTimer, type TimerOptions } from './hooks/timer';
 export { StopAtStepHook, type StopAtStepOptions } from './hooks/stop_at_step_hook';
 export { StepCounterHook, type StepCounterHookOptions } from './hooks/step_counter_hook';
+export { SummarySaverHook, STEPS_PER_SEC_TAG, type SummarySaverHookOptions } from './hooks/summary_saver_hook';
 export { LoggingTensorHook, type LoggingTensorHookOptions } from './hooks/logging_tensor_hook';
 export { NanTensorHook, type NanTensorHookOptions } from './hooks/nan_tensor_hook';
 export { PreemptionHook, type PreemptionHookOptions, type SignalSource } from './hooks/preemption_hook';
-export { HookError, NanLossDuringTrainingError, StopStepAlreadyReachedError, ModelNotReachableError } from './hooks/errors';
+export {
+  HookError,
+  NanLossDuringTrainingError,
+  StopStepAlreadyReachedError,
+  ModelNotReachableError,
+  TfjsNodeRequiredError,
+} from './hooks/errors';
 export { RunConfig, type RunConfigOptions } from './estimator/run_config';
 export { checkDeterminism, type DeterminismCheckOptions } from './estimator/determinism_check';
 export { useFastestBackend, NoBackendError, type BackendChoice, type BackendName, type UseFastestBackendOptions } from './backend';

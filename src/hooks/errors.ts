@@ -76,3 +76,9 @@ export class ModelNotReachableError extends ResumableError {}
  * checkpoint was written by a run with other stateful hooks or callbacks (another list, another order).
  */
 export class CallbackStateError extends CheckpointError {}
+
+/**
+ * A hook that writes through `@tensorflow/tfjs-node` (`SummarySaverHook`) ran where tfjs-node does not load,
+ * or where its `tensorflow` backend is not the active one. The message says what to install or switch to.
+ */
+export class TfjsNodeRequiredError extends ResumableError {}
