@@ -96,8 +96,14 @@ export class EpochLogsCallback extends tf.Callback {
     }
   }
 
+  /**
+   * The fit call's end save (a stop request on the epoch's last batch) runs after this: keep the totals, as
+   * numbers, so that checkpoint still carries them; only the backend scalars are released.
+   */
   override async onTrainEnd(): Promise<void> {
+    const totals = this.sums().totals;
     this.disposeTotals();
+    this.totals = new Map(Object.entries(totals));
   }
 
   /** The sums now (read synchronously at checkpoint time, so they match the checkpoint's step). */
