@@ -202,18 +202,26 @@ async function runResumableFit<T extends tf.TensorContainer>(
   const recorder = new HistoryRecorder();
   const preemption =
     options.preemption === false ? undefined : new PreemptionHook(options.preemption === true ? {} : options.preemption);
+  let savedAfterEpochEnd = false;
   const saver = new CheckpointSaverHook(options.modelDir, {
     ...saveCadence(options, stepsPerEpoch),
     keepCheckpointMax: options.keepCheckpointMax,
     ...(options.listeners !== undefined ? { listeners: options.listeners } : {}),
     logger,
-    collectExtras: (session: TrainingSession) => ({
+    // The last batch's save was taken before its epoch ended (validation, History): save the end too.
+    resaveAtEnd: () => epochLogs.epochEnded && !savedAfterEpochEnd,
+    collectExtras: (session: TrainingSession) => {
+      savedAfterEpochEnd = epochLogs.epochEnded;
+      return {
       [INPUT_PIPELINE_SAVEABLE_NAME]: inputSaveable.save(),
-      [FIT_POSITION_SAVEABLE_NAME]: encodePosition({ epoch: session.epoch, stepInEpoch: session.stepInEpoch }),
+      [FIT_POSITION_SAVEABLE_NAME]: encodePosition(
+        epochLogs.epochEnded ? { epoch: session.epoch + 1, stepInEpoch: 0 } : { epoch: session.epoch, stepInEpoch: session.stepInEpoch },
+      ),
       [EPOCH_LOGS_SAVEABLE_NAME]: encodeEpochLogSums(epochLogs.sums()),
       [FIT_HISTORY_SAVEABLE_NAME]: encodeHistoryRecord(recorder.snapshot()),
       [states.name]: states.save(),
-    }),
+      };
+    },
   });
 
   const restored = await restoreLatest(model, options.modelDir, { logger });

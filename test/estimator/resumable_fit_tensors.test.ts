@@ -149,6 +149,18 @@ describe('resumableFit(model, xs, ys) stopped at any batch and resumed equals th
     expect(weightBytes(resumedModel)).toEqual(reference.weights);
     expect(historyOf(resumed.history)).toEqual(historyOf(reference.result.history));
   });
+  it('a finished run started again fires no epoch end and returns the same History (no epoch replayed)', async () => {
+    const modelDir = tempDir('tensors-again');
+    const done = await resumableFit(model(), xs, ys, fitArgs({}), { modelDir, saveSteps: 2, seed: 'cut', ...quiet });
+    const again = epochEndRecorder();
+    const m = model();
+    const result = await resumableFit(m, xs, ys, fitArgs(again.callback), { modelDir, saveSteps: 2, seed: 'cut', ...quiet });
+    expect(again.calls).toEqual([]);
+    expect(result.restoredFrom).toEqual({ path: 'model.ckpt-9', globalStep: 9, position: { epoch: 3, stepInEpoch: 0 } });
+    expect([result.completed, result.globalStep]).toEqual([true, 9]);
+    expect(historyOf(result.history)).toEqual(historyOf(done.history));
+    expect(weightBytes(m)).toEqual(reference.weights);
+  });
 });
 
 describe('tfjs idioms in resumableFit(model, xs, ys)', () => {
