@@ -202,16 +202,12 @@ async function runResumableFit<T extends tf.TensorContainer>(
   const recorder = new HistoryRecorder();
   const preemption =
     options.preemption === false ? undefined : new PreemptionHook(options.preemption === true ? {} : options.preemption);
-  let savedAfterEpochEnd = false;
   const saver = new CheckpointSaverHook(options.modelDir, {
     ...saveCadence(options, stepsPerEpoch),
     keepCheckpointMax: options.keepCheckpointMax,
     ...(options.listeners !== undefined ? { listeners: options.listeners } : {}),
     logger,
-    // The last batch's save was taken before its epoch ended (validation, History): save the end too.
-    resaveAtEnd: () => epochLogs.epochEnded && !savedAfterEpochEnd,
     collectExtras: (session: TrainingSession) => {
-      savedAfterEpochEnd = epochLogs.epochEnded;
       return {
       [INPUT_PIPELINE_SAVEABLE_NAME]: inputSaveable.save(),
       [FIT_POSITION_SAVEABLE_NAME]: encodePosition(

@@ -31,11 +31,6 @@ export interface CheckpointSaverHookOptions {
   background?: boolean;
   /** Named blobs to store with each checkpoint (e.g. an input pipeline state), collected at snapshot time. */
   collectExtras?: (session: TrainingSession) => Record<string, Uint8Array>;
-  /**
-   * Asked at `end` when the final step is already saved: `true` saves it again, because what
-   * `collectExtras` records has changed since (resumableFit: the epoch's end ran after its last batch's save).
-   */
-  resaveAtEnd?: (session: TrainingSession) => boolean;
   /** Where failed background saves are reported. Default `console.warn`. */
   logger?: CheckpointLogger;
   /** Options for the local storage when `modelDir` is a path. */
@@ -157,7 +152,7 @@ export class CheckpointSaverHook extends SessionRunHook {
     try {
       await this.inFlight;
       const step = session.globalStep;
-      if (this.lastSavedStep !== step || this.lastWriteError !== null || this.options.resaveAtEnd?.(session) === true) {
+      if (this.lastSavedStep !== step || this.lastWriteError !== null) {
         await this.startSave(session, step);
         await this.inFlight;
         if (this.lastWriteError !== null) {

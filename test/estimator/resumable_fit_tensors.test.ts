@@ -151,14 +151,27 @@ describe('resumableFit(model, xs, ys) stopped at any batch and resumed equals th
   });
   it('a finished run started again fires no epoch end and returns the same History (no epoch replayed)', async () => {
     const modelDir = tempDir('tensors-again');
-    const done = await resumableFit(model(), xs, ys, fitArgs({}), { modelDir, saveSteps: 2, seed: 'cut', ...quiet });
+    // saveSteps 3 saves steps 1, 4, 7: the final checkpoint is the end save, taken after the last epoch's end.
+    const done = await resumableFit(model(), xs, ys, fitArgs({}), { modelDir, saveSteps: 3, seed: 'cut', ...quiet });
     const again = epochEndRecorder();
     const m = model();
-    const result = await resumableFit(m, xs, ys, fitArgs(again.callback), { modelDir, saveSteps: 2, seed: 'cut', ...quiet });
+    const result = await resumableFit(m, xs, ys, fitArgs(again.callback), { modelDir, saveSteps: 3, seed: 'cut', ...quiet });
     expect(again.calls).toEqual([]);
     expect(result.restoredFrom).toEqual({ path: 'model.ckpt-9', globalStep: 9, position: { epoch: 3, stepInEpoch: 0 } });
     expect([result.completed, result.globalStep]).toEqual([true, 9]);
     expect(historyOf(result.history)).toEqual(historyOf(done.history));
+    expect(weightBytes(m)).toEqual(reference.weights);
+  });
+  it("a run whose last checkpoint is its last batch's (saved before that epoch's end) replays only that end", async () => {
+    const modelDir = tempDir('tensors-again-cadence');
+    // saveSteps 2 saves step 9 on its cadence, before epoch 3's validation; the end save finds step 9 saved.
+    await resumableFit(model(), xs, ys, fitArgs({}), { modelDir, saveSteps: 2, seed: 'cut', ...quiet });
+    const again = epochEndRecorder();
+    const m = model();
+    const result = await resumableFit(m, xs, ys, fitArgs(again.callback), { modelDir, saveSteps: 2, seed: 'cut', ...quiet });
+    expect(result.restoredFrom?.position).toEqual({ epoch: 2, stepInEpoch: 3 });
+    expect(again.calls).toEqual(reference.calls.slice(2));
+    expect(historyOf(result.history)).toEqual(historyOf(reference.result.history));
     expect(weightBytes(m)).toEqual(reference.weights);
   });
 });

@@ -1,9 +1,10 @@
 /**
  * kill -9 for the tensor form `resumableFit(model, xs, ys, { shuffle, validation... })`: a child
  * (test/fixtures/fit_tensors_child.ts) is SIGKILLed at seeded random points and restarted until it
- * finishes. Odd seeds train with validationSplit and are killed 1–2 times after random steps; even seeds
- * validate on 6,000 rows and are killed first while an epoch's validation runs (right after its last
- * step), then once more at random. Every epoch line any start printed (a plain `{ onEpochEnd }`
+ * finishes. Odd seeds train with validationSplit and are killed 1–2 times, each soon after a random
+ * checkpoint was acknowledged (so every restart resumes mid-run, at least from it); even seeds validate
+ * on 6,000 rows and are killed first while an epoch's validation runs (right after its last step), then
+ * once more after an acknowledged checkpoint. Every epoch line any start printed (a plain `{ onEpochEnd }`
  * callback), the final History and the final weights must equal the uninterrupted run's bit for bit.
  *
  * `FIT_TENSORS_SEEDS=N` runs seeds 1..N (default 10); `FIT_TENSORS_SEED=S` runs only seed S.
@@ -72,8 +73,15 @@ async function runSeed(seed: number): Promise<string> {
     story.push(`killed during validation of epoch ${epoch} (after step ${lastStep})`);
     kills = 1;
   }
-  const run = await runWithKills({ script: CHILD, args: args(mode, modelDir), seed, kills, maxStep: EPOCHS * STEPS_PER_EPOCH[mode], maxDelayMs: 40 });
+  const totalSteps = EPOCHS * STEPS_PER_EPOCH[mode];
+  const run = await runWithKills({ script: CHILD, args: args(mode, modelDir), seed, kills, maxStep: totalSteps - 1, maxDelayMs: 40, killOn: 'saved' });
   launches.push(...run.launches);
+  // A start after a kill resumes at least from the newest checkpoint the killed start acknowledged.
+  for (let i = 1; i < launches.length; i++) {
+    const acknowledged = Math.max(0, ...[...launches[i - 1].stdout.matchAll(/^saved (\d+)$/gm)].map((m) => Number(m[1])));
+    const resumed = lineOf('resumed', launches[i]);
+    expect({ launch: i, resumed: resumed === 'none' ? 0 : Number(resumed) >= acknowledged }).toEqual({ launch: i, resumed: acknowledged === 0 ? 0 : true });
+  }
   for (const kill of run.kills) story.push(kill.childFinishedFirst ? 'finished before its kill' : `killed after step ${kill.afterStep} +${kill.delayMs} ms`);
   story.push(`resumed at [${launches.map((l) => lineOf('resumed', l)).join(', ')}]`);
 
