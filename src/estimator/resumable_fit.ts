@@ -69,6 +69,8 @@ export interface ResumableFitOptions {
   seed?: string | number;
   /** Where `verbose` output goes (the "Restored ..." line and the epoch lines). Default `console.log`. */
   print?: (line: string) => void;
+  /** Where `verbose: 1` draws its progress bar (a TTY; nothing is drawn on a pipe). Default `process.stdout`. */
+  progressStream?: NodeJS.WritableStream;
 }
 
 /** What {@link resumableFit} did. */
@@ -233,7 +235,7 @@ async function runResumableFit<T extends tf.TensorContainer>(
 
   for (const warning of checkDeterminism(model, [dataset], { freshStart: restored === null })) logger.warn(warning);
   const start = restored !== null ? { epoch: position.epoch, step: position.stepInEpoch } : undefined;
-  const shown = verbose > 0 ? [new ProgressBarCallback({ epochs: fitArgs.epochs, stepsPerEpoch, start, print, bar: verbose === 1 })] : [];
+  const shown = verbose > 0 ? [new ProgressBarCallback({ epochs: fitArgs.epochs, stepsPerEpoch, start, print, bar: verbose === 1, ...(options.progressStream !== undefined ? { stream: options.progressStream } : {}) })] : [];
   const gate = new CallbackGate([...shown, ...userCallbacks, recorder], epochLogs, () => states.applyCallbackStates());
   const hooks = [states, ...userHooks, ...(preemption !== undefined ? [preemption] : []), saver];
   const callback = new HookCallback(hooks, {

@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import { PassThrough } from 'stream';
 import * as tf from '@tensorflow/tfjs';
 import { resumableFit, StopAtStepHook, type ResumableFitResult } from '../../src';
 import { InvalidArgumentError } from '../../src/errors';
@@ -215,6 +216,30 @@ describe('tfjs idioms in resumableFit(model, xs, ys)', () => {
       `Epoch ${epoch + 1}/3 - ` + ['val_loss', 'val_acc', 'loss', 'acc'].map((key) => `${key}=${values[key][epoch].toFixed(4)}`).join(' ');
     expect(firstLines).toEqual([line(0)]);
     expect(lines).toEqual([`Restored model.ckpt-4 (epoch 2, batch 1) from ${modelDir}`, line(1), line(2)]);
+  });
+
+  it('verbose 1 draws a progress bar with ETA that starts at the batch the resumed epoch resumed from', async () => {
+    const modelDir = tempDir('tensors-bar');
+    const args = { epochs: 2, batchSize: 8, verbose: 1 as const };
+    await resumableFit(model(), xs, ys, { ...args, verbose: 0 }, { modelDir, saveSteps: 1, hooks: [new StopAtStepHook({ lastStep: 6 })], ...quiet });
+    // cli-progress draws only on a TTY: a stream that says it is one, recording what is drawn.
+    const stream = Object.assign(new PassThrough(), { isTTY: true, columns: 120 });
+    let drawn = '';
+    stream.on('data', (chunk: Buffer) => void (drawn += chunk.toString('utf8')));
+    const lines: string[] = [];
+    const result = await resumableFit(model(), xs, ys, args, {
+      modelDir,
+      saveSteps: 1,
+      hooks: [new StopAtStepHook({ lastStep: 100 })],
+      print: (line) => lines.push(line),
+      progressStream: stream,
+      ...quiet,
+    });
+    const loss = (result.history.history.loss as number[])[1];
+    expect(lines).toEqual([`Restored model.ckpt-6 (epoch 2, batch 2) from ${modelDir}`, `Epoch 2/2 - loss=${loss.toFixed(4)} acc=${(result.history.history.acc as number[])[1].toFixed(4)}`]);
+    const frames = [...drawn.matchAll(/Epoch (\d)\/2 \[[█░]{40}\] (\d)\/4 batches \| ETA \d+s/g)].map((m) => `${m[1]}:${m[2]}`);
+    // The first frame is the resumed position (2 of 4 done), the last the epoch's end.
+    expect([frames[0], frames[frames.length - 1]]).toEqual(['2:2', '2:4']);
   });
 
   it('verbose 0 prints nothing', async () => {
