@@ -50,6 +50,8 @@ interface Launch {
   sha256: string | null;
   /** Warnings the trainer printed (lock take-over, fallbacks). */
   stderr: string;
+  /** The `epoch e/E loss=.. acc=..` lines it printed, by epoch number. */
+  epochLines: Map<number, string>;
 }
 
 /** Starts the trainer; sends `signal` `delayMs` after it has run `afterSteps` steps. */
@@ -65,7 +67,7 @@ function launch(
       env: TRAINER_ENV,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const result: Launch = { firstStep: null, lastStep: 0, signal: null, exitCode: null, seconds: 0, sha256: null, stderr: '' };
+    const result: Launch = { firstStep: null, lastStep: 0, signal: null, exitCode: null, seconds: 0, sha256: null, stderr: '', epochLines: new Map() };
     let sent = false;
     let stderr = '';
     let pending = '';
@@ -87,6 +89,8 @@ function launch(
         }
         const done = /^done ([0-9a-f]{64})$/.exec(line);
         if (done !== null) result.sha256 = done[1];
+        const epoch = /^epoch (\d+)\//.exec(line);
+        if (epoch !== null) result.epochLines.set(Number(epoch[1]), line);
         onLine(line);
       }
     });
@@ -189,11 +193,29 @@ async function main(): Promise<void> {
   const preempted = fs.readFileSync(path.join(work, 'preempted.bin'));
   const uninterrupted = fs.readFileSync(path.join(work, 'reference.bin'));
   const diff = firstDifference(preempted, uninterrupted);
+  // What the user saw: every epoch line any interrupted start printed (a start killed after an epoch's line
+  // but before its next checkpoint prints that epoch again) must be the reference's line for that epoch.
+  const differentEpochLines: string[] = [];
+  for (const { run, launch: l } of timeline) {
+    for (const [epoch, line] of l.epochLines) {
+      if (reference.epochLines.get(epoch) !== line) differentEpochLines.push(`run ${run}: ${line} (reference: ${reference.epochLines.get(epoch)})`);
+    }
+  }
+  const seenEpochs = new Set(timeline.flatMap(({ launch: l }) => [...l.epochLines.keys()]));
+  for (const epoch of reference.epochLines.keys()) if (!seenEpochs.has(epoch)) differentEpochLines.push(`epoch ${epoch}: never printed by the interrupted runs`);
+  console.log(`\nepoch lines: interrupted runs  ${[...seenEpochs].sort().map((e) => timeline.map(({ launch: l }) => l.epochLines.get(e)).filter((x) => x !== undefined).at(-1)).join(' | ')}`);
+  console.log(`             reference         ${[...reference.epochLines.values()].join(' | ')}`);
+  if (differentEpochLines.length === 0) {
+    console.log(`identical epoch lines: ${reference.epochLines.size} epochs`);
+  } else {
+    console.log(`DIFFERENT epoch lines:\n  ${differentEpochLines.join('\n  ')}`);
+    process.exitCode = 1;
+  }
   console.log(`\nfinal weights sha256: interrupted ${final.sha256}`);
   console.log(`                      reference   ${reference.sha256}`);
   if (diff === -1 && final.sha256 === reference.sha256) {
     console.log(`identical: ${preempted.length / 4} float32 weights, bit for bit, after ${timeline.length - 1} interruptions`);
-    fs.rmSync(work, { recursive: true, force: true });
+    if (differentEpochLines.length === 0) fs.rmSync(work, { recursive: true, force: true });
   } else {
     console.log(`DIFFERENT: first differing weight #${diff} (files kept in ${work})`);
     process.exitCode = 1;

@@ -40,6 +40,7 @@ export class EpochLogsCallback extends tf.Callback {
   private totals = new Map<string, Total>();
   private resumeFrom: EpochLogSums | undefined;
   private interrupted = false;
+  private ended = false;
 
   /** @param batchesPerEpoch the real epoch length, when the run has one (fit's `batchesPerEpoch`). */
   constructor(private readonly batchesPerEpoch: number | undefined) {
@@ -56,7 +57,16 @@ export class EpochLogsCallback extends tf.Callback {
     return this.interrupted;
   }
 
+  /**
+   * Whether the epoch tfjs last began has also ended in full (validation, epoch logs, callbacks): a checkpoint
+   * taken now (the end save of a finished or early-stopped run) must resume at the next epoch, not replay it.
+   */
+  get epochEnded(): boolean {
+    return this.ended;
+  }
+
   override async onEpochBegin(epoch: number): Promise<void> {
+    this.ended = false;
     this.disposeTotals();
     const resume = this.resumeFrom?.epoch === epoch ? this.resumeFrom : undefined;
     this.resumeFrom = undefined;
@@ -83,6 +93,7 @@ export class EpochLogsCallback extends tf.Callback {
 
   override async onEpochEnd(_epoch: number, logs?: tf.Logs): Promise<void> {
     this.interrupted = this.model.stopTraining && !(this.batchesPerEpoch !== undefined && this.steps >= this.batchesPerEpoch);
+    this.ended = !this.interrupted;
     if (logs === undefined) return;
     const metrics = (this.params.metrics ?? []) as string[];
     const epochLogs = logs as Record<string, number | tf.Scalar>;
@@ -96,8 +107,14 @@ export class EpochLogsCallback extends tf.Callback {
     }
   }
 
+  /**
+   * The fit call's end save (a stop request on the epoch's last batch) runs after this: keep the totals, as
+   * numbers, so that checkpoint still carries them; only the backend scalars are released.
+   */
   override async onTrainEnd(): Promise<void> {
+    const totals = this.sums().totals;
     this.disposeTotals();
+    this.totals = new Map(Object.entries(totals));
   }
 
   /** The sums now (read synchronously at checkpoint time, so they match the checkpoint's step). */

@@ -69,6 +69,8 @@ export interface ResumableFitOptions {
   seed?: string | number;
   /** Where `verbose` output goes (the "Restored ..." line and the epoch lines). Default `console.log`. */
   print?: (line: string) => void;
+  /** Where `verbose: 1` draws its progress bar (a TTY; nothing is drawn on a pipe). Default `process.stdout`. */
+  progressStream?: NodeJS.WritableStream;
 }
 
 /** What {@link resumableFit} did. */
@@ -207,13 +209,17 @@ async function runResumableFit<T extends tf.TensorContainer>(
     keepCheckpointMax: options.keepCheckpointMax,
     ...(options.listeners !== undefined ? { listeners: options.listeners } : {}),
     logger,
-    collectExtras: (session: TrainingSession) => ({
+    collectExtras: (session: TrainingSession) => {
+      return {
       [INPUT_PIPELINE_SAVEABLE_NAME]: inputSaveable.save(),
-      [FIT_POSITION_SAVEABLE_NAME]: encodePosition({ epoch: session.epoch, stepInEpoch: session.stepInEpoch }),
+      [FIT_POSITION_SAVEABLE_NAME]: encodePosition(
+        epochLogs.epochEnded ? { epoch: session.epoch + 1, stepInEpoch: 0 } : { epoch: session.epoch, stepInEpoch: session.stepInEpoch },
+      ),
       [EPOCH_LOGS_SAVEABLE_NAME]: encodeEpochLogSums(epochLogs.sums()),
       [FIT_HISTORY_SAVEABLE_NAME]: encodeHistoryRecord(recorder.snapshot()),
       [states.name]: states.save(),
-    }),
+      };
+    },
   });
 
   const restored = await restoreLatest(model, options.modelDir, { logger });
@@ -229,7 +235,7 @@ async function runResumableFit<T extends tf.TensorContainer>(
 
   for (const warning of checkDeterminism(model, [dataset], { freshStart: restored === null })) logger.warn(warning);
   const start = restored !== null ? { epoch: position.epoch, step: position.stepInEpoch } : undefined;
-  const shown = verbose > 0 ? [new ProgressBarCallback({ epochs: fitArgs.epochs, stepsPerEpoch, start, print, bar: verbose === 1 })] : [];
+  const shown = verbose > 0 ? [new ProgressBarCallback({ epochs: fitArgs.epochs, stepsPerEpoch, start, print, bar: verbose === 1, ...(options.progressStream !== undefined ? { stream: options.progressStream } : {}) })] : [];
   const gate = new CallbackGate([...shown, ...userCallbacks, recorder], epochLogs, () => states.applyCallbackStates());
   const hooks = [states, ...userHooks, ...(preemption !== undefined ? [preemption] : []), saver];
   const callback = new HookCallback(hooks, {

@@ -46,6 +46,16 @@ export function planTensorFit(xs: tf.Tensor, ys: tf.Tensor, args: tf.ModelFitArg
   for (const [name, why] of UNSUPPORTED) {
     if (args[name] !== undefined && args[name] !== null) throw new InvalidArgumentError(`resumableFit: fitArgs.${name} is not supported: ${why}.`);
   }
+  if (args.shuffle !== undefined && typeof args.shuffle !== 'boolean') {
+    throw new InvalidArgumentError(
+      `resumableFit: fitArgs.shuffle must be true or false, got ${JSON.stringify(args.shuffle)} (tfjs's fit does not implement 'batch' shuffling either).`,
+    );
+  }
+  if (args.validationData !== undefined && args.validationData !== null && args.validationData.length !== 2) {
+    throw new InvalidArgumentError(
+      `resumableFit: fitArgs.validationData must be [xs, ys] (2 tensors), got ${args.validationData.length} items; validation sample weights are not supported (as in tfjs's fit).`,
+    );
+  }
   const batchSize = args.batchSize ?? 32;
   if (!Number.isInteger(batchSize) || batchSize <= 0) {
     throw new InvalidArgumentError(`resumableFit: fitArgs.batchSize must be a positive integer, got ${batchSize}.`);

@@ -33,7 +33,7 @@ const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export function runChild(
   script: string,
   args: string[],
-  kill?: { afterStep: number; delayMs: number },
+  kill?: { afterStep: number; delayMs: number; on?: KillTrigger },
   env: NodeJS.ProcessEnv = {},
 ): Promise<ChildOutcome> {
   return new Promise((resolve, reject) => {
@@ -46,6 +46,7 @@ export function runChild(
     let stderr = '';
     let lastStep = 0;
     let killScheduled = false;
+    let lastSaved = 0;
     child.stdout.setEncoding('utf8');
     child.stderr.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
@@ -53,7 +54,11 @@ export function runChild(
       for (const match of chunk.matchAll(/^step (\d+)$/gm)) {
         lastStep = Math.max(lastStep, Number(match[1]));
       }
-      if (kill !== undefined && !killScheduled && lastStep >= kill.afterStep) {
+      for (const match of chunk.matchAll(/^saved (\d+)$/gm)) {
+        lastSaved = Math.max(lastSaved, Number(match[1]));
+      }
+      const reached = kill?.on === 'saved' ? lastSaved : lastStep;
+      if (kill !== undefined && !killScheduled && reached >= kill.afterStep) {
         killScheduled = true;
         setTimeout(() => child.kill('SIGKILL'), kill.delayMs);
       }
@@ -65,6 +70,12 @@ export function runChild(
     child.on('close', (code, signal) => resolve({ stdout, stderr, code, signal, lastStep }));
   });
 }
+
+/**
+ * Which lines count towards a kill's `afterStep`: `step N` (default), or `saved N` (the child acknowledged
+ * checkpoint N as durable), so that the restart has that checkpoint to resume from.
+ */
+export type KillTrigger = 'step' | 'saved';
 
 /** Called after each SIGKILL, before the restart: the place to inspect what the killed child left on disk. */
 export type AfterKill = (kill: KillRecord, killed: ChildOutcome, killIndex: number) => Promise<void>;
@@ -84,6 +95,8 @@ export async function runWithKills(options: {
   maxDelayMs: number;
   env?: NodeJS.ProcessEnv;
   afterKill?: AfterKill;
+  /** Which lines count towards a kill's step (default `step`). */
+  killOn?: KillTrigger;
 }): Promise<{ kills: KillRecord[]; final: ChildOutcome; launches: ChildOutcome[] }> {
   const random = seedrandom.alea(`crash-${options.seed}`);
   const kills: KillRecord[] = [];
@@ -92,7 +105,7 @@ export async function runWithKills(options: {
   for (let k = 0; k < options.kills && lowestNextStep <= options.maxStep; k++) {
     const afterStep = lowestNextStep + Math.floor(random() * (options.maxStep - lowestNextStep + 1));
     const delayMs = Math.floor(random() * (options.maxDelayMs + 1));
-    const outcome = await runChild(options.script, options.args, { afterStep, delayMs }, options.env);
+    const outcome = await runChild(options.script, options.args, { afterStep, delayMs, on: options.killOn }, options.env);
     launches.push(outcome);
     if (outcome.signal !== 'SIGKILL') {
       if (outcome.code !== 0) throw childFailure(outcome, options.seed);
