@@ -1,5 +1,6 @@
 import { BlobCheckpointStore } from '../checkpoint/blob_checkpoint_store';
-import { IndexEntry, readIndex, stepOfPath } from '../checkpoint/checkpoint_index';
+import { IndexEntry, stepOfPath } from '../checkpoint/checkpoint_index';
+import { CheckpointSeries } from '../checkpoint/checkpoint_series';
 import type { CheckpointStorage } from '../checkpoint/storage';
 import { decodeDatasetState } from '../data/state_codec';
 import type { DatasetState } from '../data/state';
@@ -79,6 +80,14 @@ function storeOf(storage: CheckpointStorage, series: InputSeriesName): BlobCheck
   return new BlobCheckpointStore(storage, { ...series, logger: { warn: () => undefined } });
 }
 
+function seriesOf(storage: CheckpointStorage, series: InputSeriesName): CheckpointSeries {
+  return new CheckpointSeries(storage, {
+    ...series,
+    layout: 'blob',
+    verify: async (_path, step) => void (await readInputBlob(storage, series, step)),
+  });
+}
+
 /**
  * Reads and verifies one input checkpoint blob (frame magic, length, CRC-32) and returns its payload.
  * `CheckpointNotFoundError` when absent, `CorruptCheckpointError` when damaged.
@@ -114,7 +123,7 @@ export async function describeInputSeries(
   const info: InputSeriesInfo = { ...series, indexStatus: 'ok', checkpoints: [] };
   let indexed: IndexEntry[] = [];
   try {
-    const entries = await readIndex(storage, series.indexName, series.prefix);
+    const entries = await seriesOf(storage, series).readIndex();
     if (entries === null) info.indexStatus = 'missing';
     else indexed = entries;
   } catch (e) {
@@ -124,10 +133,7 @@ export async function describeInputSeries(
     info.indexReason = e.message;
   }
   const steps = new Set(indexed.map((e) => e.step));
-  for (const rel of await storage.list('')) {
-    const blob = parseInputBlobName(rel);
-    if (blob !== null && blob.prefix === series.prefix) steps.add(blob.step);
-  }
+  for (const entry of await seriesOf(storage, series).scan()) steps.add(entry.step);
   const latest = indexed.length > 0 ? indexed[indexed.length - 1].step : null;
   for (const step of [...steps].sort((a, b) => a - b)) {
     const path = `${series.prefix}-${step}`;
