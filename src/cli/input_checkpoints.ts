@@ -1,6 +1,6 @@
 import { BlobCheckpointStore } from '../checkpoint/blob_checkpoint_store';
 import { IndexEntry, stepOfPath } from '../checkpoint/checkpoint_index';
-import { CheckpointSeries } from '../checkpoint/checkpoint_series';
+import { CheckpointSeries, isUnusableCheckpoint } from '../checkpoint/checkpoint_series';
 import type { CheckpointStorage } from '../checkpoint/storage';
 import { decodeDatasetState } from '../data/state_codec';
 import type { DatasetState } from '../data/state';
@@ -137,7 +137,8 @@ export async function describeInputSeries(
   const latest = indexed.length > 0 ? indexed[indexed.length - 1].step : null;
   for (const step of [...steps].sort((a, b) => a - b)) {
     const path = `${series.prefix}-${step}`;
-    const stat = await storage.stat(path);
+    // A symlink out of modelDir (PathEscapeError) is reported below as this blob's corruption, not sized.
+    const stat = await storage.stat(path).catch((e: unknown) => (isUnusableCheckpoint(e) ? null : Promise.reject(e)));
     const ckpt: InputCheckpointInfo = {
       ...series,
       step,
@@ -152,7 +153,7 @@ export async function describeInputSeries(
       const payload = await readInputBlob(storage, series, step);
       if (deep) decodeInputBlob(payload, `${storage.location}/${path}`);
     } catch (e) {
-      if (!(e instanceof CorruptCheckpointError) && !(e instanceof CheckpointNotFoundError)) throw e;
+      if (!isUnusableCheckpoint(e)) throw e;
       ckpt.status = 'corrupt';
       ckpt.reason = e instanceof CheckpointNotFoundError ? `${e.message} The index names it.` : e.message;
     }

@@ -3,6 +3,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { restoreLatest, saveCheckpoint } from '../../src/checkpoint/checkpoint_manager';
 import { FsLayer, realFsLayer } from '../../src/checkpoint/fs_layer';
+import { BlobCheckpointStore } from '../../src/checkpoint/blob_checkpoint_store';
 import { LocalCheckpointStorage } from '../../src/checkpoint/local_storage';
 import { decodeChecksummedJson, encodeChecksummedJson } from '../../src/checkpoint/safe_json';
 import { main } from '../../src/cli';
@@ -136,6 +137,29 @@ describe('a symlink inside modelDir pointing outside', () => {
       expect(code).toBe(1);
       expect(stdout).toContain('model.ckpt-2  CORRUPT: Refusing path "model.ckpt-2/weights.bin"');
       expect(stdout).toContain('Restore would fall back to model.ckpt-1 (skipping corrupt model.ckpt-2).');
+    }));
+});
+
+describe('a symlinked input checkpoint pointing outside', () => {
+  it('input.ckpt-2 -> /etc/passwd: the input store falls back to input.ckpt-1 naming it; verify reports it and exits 1', () =>
+    tally.run('escaping symlink', async () => {
+      const dir = tempDir('symlink-input');
+      const logger = new RecordingLogger();
+      const store = new BlobCheckpointStore(new LocalCheckpointStorage(dir), { indexName: 'checkpoint_input', prefix: 'input.ckpt', logger });
+      await store.save(1, new Uint8Array([1]));
+      await store.save(2, new Uint8Array([2]));
+      fs.rmSync(path.join(dir, 'input.ckpt-2'));
+      fs.symlinkSync('/etc/passwd', path.join(dir, 'input.ckpt-2'));
+      expect(await store.readLatestValid()).toEqual({ step: 1, bytes: new Uint8Array([1]) });
+      expect(logger.warnings).toEqual([
+        `Checkpoint ${dir}/input.ckpt-2 is unusable: Refusing path "input.ckpt-2" under ${dir}: it goes through a ` +
+          'symlink to /etc/passwd, outside the checkpoint directory. Remove the symlink or store checkpoints elsewhere. ' +
+          'Falling back to the previous checkpoint.',
+      ]);
+      const { code, stdout } = await verify(dir);
+      expect(code).toBe(1);
+      // (Its payloads are not pipeline states, so verify's deep decode reports input.ckpt-1 as well.)
+      expect(stdout).toMatch(/^input\.ckpt-2 +CORRUPT: Refusing path "input\.ckpt-2" under .*: it goes through a symlink to \/etc\/passwd/m);
     }));
 });
 
