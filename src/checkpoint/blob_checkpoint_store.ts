@@ -1,16 +1,7 @@
 import { CheckpointNotFoundError, CorruptCheckpointError, InvalidArgumentError } from '../errors';
 import { frameBlob, unframeBlob } from './checksum';
-import {
-  IndexEntry,
-  applyRetention,
-  checkKeepMax,
-  checkPrefix,
-  checkStep,
-  checkpointPath,
-  readIndex,
-  stepOfPath,
-  writeIndex,
-} from './checkpoint_index';
+import { checkKeepMax, checkPrefix, checkStep, checkpointPath } from './checkpoint_index';
+import { CheckpointSeries, isUnusableCheckpoint } from './checkpoint_series';
 import { CheckpointLogger, consoleLogger } from './logger';
 import type { CheckpointStorage } from './storage';
 
@@ -48,6 +39,7 @@ export class BlobCheckpointStore {
   private readonly keepMax: number;
   private readonly logger: CheckpointLogger;
   private readonly maxBlobBytes: number;
+  private readonly series: CheckpointSeries;
 
   /**
    * @param storage where the blobs and their index live; the caller holds its writer lock while saving.
@@ -63,6 +55,13 @@ export class BlobCheckpointStore {
     this.keepMax = checkKeepMax(options.keepMax ?? 5, 'keepMax');
     this.logger = options.logger ?? consoleLogger;
     this.maxBlobBytes = options.maxBlobBytes ?? 2 * 1024 ** 3;
+    this.series = new CheckpointSeries(storage, {
+      indexName: this.indexName,
+      prefix: this.prefix,
+      layout: 'blob',
+      verify: async (_path, step) => void (await this.read(step)),
+      logger: this.logger,
+    });
   }
 
   /**
@@ -72,22 +71,17 @@ export class BlobCheckpointStore {
    */
   async save(step: number, bytes: Uint8Array, keepFromStep?: number): Promise<string> {
     checkStep(step, `${this.prefix} save`, InvalidArgumentError);
-    const entries = (await this.readIndexOrScan()).filter((e) => e.step !== step);
-    const blobPath = checkpointPath(this.prefix, step);
+    const plan = await this.series.beginSave(step);
     // The blob itself is replaced atomically, so re-saving a listed step needs no unlisting first.
-    await this.storage.writeAtomic(blobPath, frameBlob(bytes));
-    const retained = applyRetention([...entries, { step, path: blobPath }], this.keepMax);
-    const protectedStep = keepFromStep ?? Infinity;
-    const kept = [...retained.dropped.filter((e) => e.step >= protectedStep), ...retained.kept];
-    const dropped = retained.dropped.filter((e) => e.step < protectedStep);
-    await writeIndex(this.storage, this.indexName, kept);
-    for (const old of dropped) await this.storage.delete(old.path);
+    await this.storage.writeAtomic(plan.path, frameBlob(bytes));
+    await this.series.commitSave(plan, this.keepMax, keepFromStep);
+    const blobPath = plan.path;
     return blobPath;
   }
 
   /** Steps named by the index, ascending (`[]` when there is no index). Throws on a corrupt index. */
   async steps(): Promise<number[]> {
-    return ((await readIndex(this.storage, this.indexName, this.prefix)) ?? []).map((e) => e.step);
+    return ((await this.series.readIndex()) ?? []).map((e) => e.step);
   }
 
   /** The index's latest step, or `null`. */
@@ -114,7 +108,7 @@ export class BlobCheckpointStore {
    * matching the restored model checkpoint). Damaged blobs are reported and skipped; `null` when none.
    */
   async readLatestValid(preferredStep?: number): Promise<StepBlob | null> {
-    const entries = (await this.readIndexOrScan()).reverse();
+    const entries = await this.series.candidates();
     if (preferredStep !== undefined) {
       const i = entries.findIndex((e) => e.step === preferredStep);
       if (i > 0) entries.unshift(...entries.splice(i, 1));
@@ -123,28 +117,10 @@ export class BlobCheckpointStore {
       try {
         return { step: entry.step, bytes: await this.read(entry.step) };
       } catch (e) {
-        if (!(e instanceof CorruptCheckpointError) && !(e instanceof CheckpointNotFoundError)) throw e;
+        if (!isUnusableCheckpoint(e)) throw e;
         this.logger.warn(`Checkpoint ${this.storage.location}/${entry.path} is unusable: ${e.message} Falling back to the previous checkpoint.`);
       }
     }
     return null;
-  }
-
-  /** Index entries; a corrupt index is reported and replaced by a scan (every blob is verified on read). */
-  private async readIndexOrScan(): Promise<IndexEntry[]> {
-    try {
-      const entries = await readIndex(this.storage, this.indexName, this.prefix);
-      if (entries !== null) return entries;
-    } catch (e) {
-      if (!(e instanceof CorruptCheckpointError)) throw e;
-      this.logger.warn(`${e.message} Scanning ${this.storage.location} for ${this.prefix}-<step> files instead.`);
-    }
-    const scanned: IndexEntry[] = [];
-    // `list` takes a directory, not a name prefix: list the root; stepOfPath keeps the `<prefix>-<step>` blobs.
-    for (const rel of await this.storage.list('')) {
-      const step = stepOfPath(rel, this.prefix);
-      if (step !== null) scanned.push({ step, path: rel });
-    }
-    return scanned.sort((a, b) => a.step - b.step);
   }
 }

@@ -109,16 +109,6 @@ export async function writeIndex(storage: CheckpointStorage, indexName: string, 
   await storage.writeAtomic(indexName, body);
 }
 
-/**
- * The retention rule shared by model and input checkpoints (TF's `max_to_keep`): the newest
- * `keepMax` entries stay; `0` keeps all. Returns the kept and the dropped entries.
- */
-export function applyRetention(entries: IndexEntry[], keepMax: number): { kept: IndexEntry[]; dropped: IndexEntry[] } {
-  const sorted = [...entries].sort((a, b) => a.step - b.step);
-  if (keepMax === 0 || sorted.length <= keepMax) return { kept: sorted, dropped: [] };
-  return { kept: sorted.slice(sorted.length - keepMax), dropped: sorted.slice(0, sorted.length - keepMax) };
-}
-
 /** Checks a `keepCheckpointMax`-style option: a non-negative integer (0 = keep all). */
 export function checkKeepMax(keepMax: number, option: string): number {
   if (!Number.isSafeInteger(keepMax) || keepMax < 0) {

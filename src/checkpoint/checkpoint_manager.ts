@@ -1,15 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendFingerprint, currentBackendFingerprint, fingerprintDifferences } from '../backend_fingerprint';
-import { CheckpointNotFoundError, CorruptCheckpointError } from '../errors';
-import {
-  IndexEntry,
-  applyRetention,
-  checkKeepMax,
-  checkpointPath,
-  readIndex,
-  stepOfPath,
-  writeIndex,
-} from './checkpoint_index';
+import { CheckpointNotFoundError, CorruptCheckpointError, PathEscapeError } from '../errors';
+import { IndexEntry, checkKeepMax } from './checkpoint_index';
+import { CheckpointSeries, isUnusableCheckpoint } from './checkpoint_series';
 import { parseModelDir, withStorage } from './open_storage';
 import { concatTensorData } from './tensor_data';
 import { CheckpointLogger, consoleLogger } from './logger';
@@ -23,7 +16,14 @@ import {
   readModelCheckpoint,
   writeModelCheckpointFiles,
 } from './model_checkpoint';
-import { ModelSnapshot, applySnapshot, checkOptimizerFits, checkWeightsFit, snapshotModel } from './model_snapshot';
+import {
+  ModelSnapshot,
+  applySnapshot,
+  checkOptimizerFits,
+  checkOptimizerPresent,
+  checkWeightsFit,
+  snapshotModel,
+} from './model_snapshot';
 import type { CheckpointStorage } from './storage';
 
 /** A modelDir path or an already opened storage. */
@@ -36,6 +36,8 @@ export const DEFAULT_KEEP_CHECKPOINT_MAX = 5;
 export interface SaveCheckpointOptions {
   /** Newest checkpoints kept; older ones are deleted after the new index is written. 0 keeps all. Default 5. */
   keepCheckpointMax?: number;
+  /** Where dropped, corrupt and orphaned checkpoints found while saving are reported. Default `console.warn`. */
+  logger?: CheckpointLogger;
 }
 
 /** Options of {@link restoreLatest}. */
@@ -87,33 +89,15 @@ export interface CheckpointInfo {
   reason?: string;
 }
 
-/** Checkpoint directories present in storage that have a state.json, whether or not an index names them. */
-async function scanModelCheckpoints(storage: CheckpointStorage): Promise<IndexEntry[]> {
-  const entries: IndexEntry[] = [];
-  // `list` takes a directory, not a name prefix: list the root and keep the model.ckpt-<step> directories.
-  for (const rel of await storage.list('')) {
-    const [dir, file, ...rest] = rel.split('/');
-    const step = stepOfPath(dir, MODEL_CHECKPOINT_PREFIX);
-    if (step !== null && file === 'state.json' && rest.length === 0) entries.push({ step, path: dir });
-  }
-  return entries.sort((a, b) => a.step - b.step);
-}
-
-/**
- * The checkpoints to try, newest first. The index is the truth; when it is missing or corrupt (a warning
- * says so) the directories are scanned instead, which is safe because every candidate is verified
- * file by file before use.
- */
-async function candidates(storage: CheckpointStorage, logger: CheckpointLogger): Promise<IndexEntry[]> {
-  let entries: IndexEntry[] | null;
-  try {
-    entries = await readIndex(storage, MODEL_INDEX_NAME, MODEL_CHECKPOINT_PREFIX);
-  } catch (e) {
-    if (!(e instanceof CorruptCheckpointError)) throw e;
-    logger.warn(`${e.message} Scanning ${storage.location} for checkpoint directories instead.`);
-    entries = null;
-  }
-  return (entries ?? (await scanModelCheckpoints(storage))).slice().reverse();
+/** The model checkpoint series of a storage: `model.ckpt-<step>/` directories named by the index `checkpoint`. */
+export function modelSeries(storage: CheckpointStorage, logger: CheckpointLogger = consoleLogger): CheckpointSeries {
+  return new CheckpointSeries(storage, {
+    indexName: MODEL_INDEX_NAME,
+    prefix: MODEL_CHECKPOINT_PREFIX,
+    layout: 'directory',
+    verify: async (path, step) => void (await readModelCheckpoint(storage, path, step)),
+    logger,
+  });
 }
 
 /**
@@ -137,29 +121,12 @@ async function writeCheckpointTo(
   options: SaveCheckpointOptions,
 ): Promise<string> {
   const keepMax = checkKeepMax(options.keepCheckpointMax ?? DEFAULT_KEEP_CHECKPOINT_MAX, 'keepCheckpointMax');
-  const dir = checkpointPath(MODEL_CHECKPOINT_PREFIX, meta.globalStep);
-  let entries: IndexEntry[];
-  try {
-    entries = (await readIndex(storage, MODEL_INDEX_NAME, MODEL_CHECKPOINT_PREFIX)) ?? [];
-  } catch (e) {
-    if (!(e instanceof CorruptCheckpointError)) throw e;
-    // A corrupt index is rebuilt from the directories that verify (state.json checksum) rather than lost.
-    entries = [];
-    for (const entry of await scanModelCheckpoints(storage)) {
-      if (await readCheckpointState(storage, entry.path).then(() => true, () => false)) entries.push(entry);
-    }
-  }
-  const others = entries.filter((e) => e.step !== meta.globalStep);
-  if (others.length !== entries.length) {
-    // Re-saving a step the index names: unlist it first so no reader sees its files half replaced.
-    await writeIndex(storage, MODEL_INDEX_NAME, others);
-  }
-  await storage.delete(dir);
-  await writeModelCheckpointFiles(storage, dir, snapshot, meta);
-  const { kept, dropped } = applyRetention([...others, { step: meta.globalStep, path: dir }], keepMax);
-  await writeIndex(storage, MODEL_INDEX_NAME, kept);
-  for (const old of dropped) await storage.delete(old.path);
-  return dir;
+  const series = modelSeries(storage, options.logger);
+  const plan = await series.beginSave(meta.globalStep);
+  await storage.delete(plan.path);
+  await writeModelCheckpointFiles(storage, plan.path, snapshot, meta);
+  await series.commitSave(plan, keepMax);
+  return plan.path;
 }
 
 /**
@@ -203,14 +170,15 @@ async function restoreFrom(
   logger: CheckpointLogger,
   limits: CheckpointLimits,
 ): Promise<RestoredCheckpoint | null> {
-  const tried = await candidates(storage, logger);
+  const tried = await modelSeries(storage, logger).candidates();
   const problems: string[] = [];
   for (const entry of tried) {
     let ckpt;
     try {
       ckpt = await readModelCheckpoint(storage, entry.path, entry.step, limits);
+      checkOptimizerPresent(model, ckpt.optimizer);
     } catch (e) {
-      if (!(e instanceof CorruptCheckpointError)) throw e;
+      if (!isUnusableCheckpoint(e)) throw e;
       problems.push(e.message);
       logger.warn(`Checkpoint ${storage.location}/${entry.path} is unusable: ${e.message} Falling back to the previous checkpoint.`);
       continue;
@@ -256,14 +224,15 @@ async function storageExists(storage: CheckpointStorage): Promise<boolean> {
 async function describe(storage: CheckpointStorage, deep: boolean): Promise<CheckpointInfo[]> {
   let indexed: IndexEntry[] = [];
   let indexProblem: string | undefined;
+  const series = modelSeries(storage);
   try {
-    indexed = (await readIndex(storage, MODEL_INDEX_NAME, MODEL_CHECKPOINT_PREFIX)) ?? [];
+    indexed = (await series.readIndex()) ?? [];
   } catch (e) {
-    if (!(e instanceof CorruptCheckpointError)) throw e;
+    if (!isUnusableCheckpoint(e)) throw e;
     indexProblem = e.message;
   }
   const byStep = new Map<number, IndexEntry>();
-  for (const e of [...(await scanModelCheckpoints(storage)), ...indexed]) byStep.set(e.step, e);
+  for (const e of [...(await series.scan(true)), ...indexed]) byStep.set(e.step, e);
   const latest = indexed.length > 0 ? indexed[indexed.length - 1].step : null;
   const infos: CheckpointInfo[] = [];
   for (const entry of [...byStep.values()].sort((a, b) => a.step - b.step)) {
@@ -277,7 +246,10 @@ async function describe(storage: CheckpointStorage, deep: boolean): Promise<Chec
       latest: entry.step === latest,
       status: 'ok',
     };
-    for (const rel of await storage.list(entry.path)) info.sizeBytes += (await storage.stat(rel))?.size ?? 0;
+    for (const rel of await storage.list(entry.path)) {
+      // A symlink out of modelDir is reported below as the checkpoint's corruption, not sized.
+      info.sizeBytes += (await storage.stat(rel).catch((e: unknown) => (e instanceof PathEscapeError ? null : Promise.reject(e))))?.size ?? 0;
+    }
     try {
       const state = deep
         ? (await readModelCheckpoint(storage, entry.path, entry.step)).state
@@ -285,7 +257,7 @@ async function describe(storage: CheckpointStorage, deep: boolean): Promise<Chec
       info.epoch = state.epoch;
       info.createdAt = state.createdAt;
     } catch (e) {
-      if (!(e instanceof CorruptCheckpointError)) throw e;
+      if (!isUnusableCheckpoint(e)) throw e;
       info.status = 'corrupt';
       info.reason = e.message;
     }
@@ -327,11 +299,11 @@ export function checkpointModelHandler(modelDir: ModelDirOrStorage, checkpoint?:
       withStorage(modelDir, { local: { readOnly: true } }, async (storage): Promise<tf.io.ModelArtifacts> => {
         let dir = checkpoint;
         if (dir === undefined) {
-          const entries = await readIndex(storage, MODEL_INDEX_NAME, MODEL_CHECKPOINT_PREFIX);
-          if (entries === null || entries.length === 0) {
+          const latest = await modelSeries(storage).readIndex().then((entries) => entries?.[entries.length - 1]);
+          if (latest === undefined) {
             throw new CheckpointNotFoundError(`${storage.location} holds no indexed model checkpoint to load.`);
           }
-          dir = entries[entries.length - 1].path;
+          dir = latest.path;
         }
         const ckpt = await readModelCheckpoint(storage, dir, null);
         const weightData = concatTensorData(ckpt.weights);

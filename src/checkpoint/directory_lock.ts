@@ -304,7 +304,14 @@ async function tryAcquire(root: string, lockDir: string, options: DirectoryLockO
       await release();
     } catch (e) {
       // Already released by proper-lockfile (process exit handling): nothing left to release.
-      if (errnoCode(e) !== 'ERELEASED' && errnoCode(e) !== 'ENOTACQUIRED') throw e;
+      if (errnoCode(e) === 'ERELEASED' || errnoCode(e) === 'ENOTACQUIRED') return;
+      // A file system remounted read-only keeps the lock too: the job's own outcome (a save's CheckpointError)
+      // is what the caller must see, and the lock of an exited owner is taken over at once on this host.
+      if (errnoCode(e) !== 'EROFS') throw e;
+      options.logger.warn(
+        `Could not remove the lock ${lockDir} of ${options.displayName} (EROFS: ${e instanceof Error ? e.message : String(e)}): ` +
+          'the file system is read-only. The next job on this host takes it over at once (its owner will have exited).',
+      );
     }
   };
 }

@@ -156,6 +156,7 @@ export class LocalCheckpointStorage implements CheckpointStorage {
     const abs = path.join(realRoot, ...canonical.split('/'));
     let probe = abs;
     while ((await this.fs.lstat(probe)) === null && probe !== realRoot) probe = path.dirname(probe);
+    if (probe === realRoot) await this.checkNotVanished(realRoot);
     const realProbe = await this.fs.realpath(probe);
     if (realProbe !== realRoot && !realProbe.startsWith(realRoot + path.sep)) {
       throw new PathEscapeError(
@@ -164,6 +165,36 @@ export class LocalCheckpointStorage implements CheckpointStorage {
       );
     }
     return abs;
+  }
+
+  /**
+   * A modelDir deleted, moved or unmounted under a running job: say so (and never recreate it, which would
+   * hide the loss) instead of an ENOENT from wherever the next call happens to look.
+   */
+  private async checkNotVanished(realRoot: string): Promise<void> {
+    if ((await this.fs.lstat(realRoot)) !== null) return;
+    throw new CheckpointNotFoundError(
+      `modelDir ${this.location} no longer exists: it was deleted, moved or unmounted while in use, and the ` +
+        'checkpoints in it with it. Check the mount; restart the job to begin again in a fresh modelDir.',
+    );
+  }
+
+  /**
+   * Why a mkdir failed. On a file system remounted read-only Node's recursive mkdir reports ENOENT (it stats
+   * the path after the EROFS), which reads as "missing": probe the root's writability to report the real cause.
+   */
+  private async mkdirFailure(e: unknown): Promise<unknown> {
+    if (errnoCode(e) !== 'ENOENT') return e;
+    const realRoot = await this.realRoot();
+    await this.checkNotVanished(realRoot);
+    try {
+      await this.fs.assertWritable(realRoot);
+    } catch (probe) {
+      const cause: NodeJS.ErrnoException = new Error(`the file system refuses writes to ${realRoot}`);
+      cause.code = errnoCode(probe);
+      return cause;
+    }
+    return e;
   }
 
   async read(relPath: string): Promise<Uint8Array> {
@@ -208,7 +239,8 @@ export class LocalCheckpointStorage implements CheckpointStorage {
       try {
         await this.fs.mkdirp(dir);
       } catch (e) {
-        throw fail(files[targets.findIndex((abs) => path.dirname(abs) === dir)][0], 'creating the directory', e, true);
+        const cause = await this.mkdirFailure(e);
+        throw fail(files[targets.findIndex((abs) => path.dirname(abs) === dir)][0], 'creating the directory', cause, true);
       }
     }
     const temps: string[] = [];
@@ -296,6 +328,11 @@ export class LocalCheckpointStorage implements CheckpointStorage {
     return (await this.stat(relPath)) !== null;
   }
 
+  async isDirectory(relPath: string): Promise<boolean> {
+    const st = await this.fs.lstat(await this.resolve(relPath));
+    return st !== null && st.isDirectory;
+  }
+
   async stat(relPath: string): Promise<StorageStat | null> {
     const abs = await this.resolve(relPath);
     const st = await this.fs.lstat(abs);
@@ -309,6 +346,7 @@ export class LocalCheckpointStorage implements CheckpointStorage {
    */
   async list(prefix: string): Promise<string[]> {
     let start = await this.realRoot();
+    await this.checkNotVanished(start);
     let relStart = '';
     if (prefix !== '') {
       relStart = checkRelativePath(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix, this.location);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { CheckpointError } from '../errors';
+import { CheckpointError, CorruptCheckpointError } from '../errors';
 import type { JsonValue } from '../data/state';
 import { CheckpointDtype, TensorData } from './tensor_data';
 
@@ -137,6 +137,32 @@ export function checkOptimizerFits(model: tf.LayersModel, state: OptimizerSnapsh
       );
     }
   }
+}
+
+/** What each stateful optimizer class keeps per weight, for messages. */
+const OPTIMIZER_SLOTS: Record<string, string> = {
+  Adam: 'moments',
+  Adamax: 'moments',
+  RMSProp: 'accumulators',
+  Adagrad: 'accumulators',
+  Adadelta: 'accumulators',
+  Momentum: 'velocities',
+};
+
+/**
+ * Refuses (`CorruptCheckpointError`, so restore falls back) a checkpoint without optimizer state when the model's
+ * optimizer keeps state per weight: restoring it would silently restart that state from zero and training would
+ * continue differently. Plain SGD keeps none and accepts it.
+ */
+export function checkOptimizerPresent(model: tf.LayersModel, state: OptimizerSnapshot | null): void {
+  const optimizer = model.optimizer as tf.Optimizer | undefined;
+  if (state !== null || optimizer === undefined) return;
+  const className = optimizer.getClassName();
+  if (className === 'SGD') return;
+  throw new CorruptCheckpointError(
+    `it holds no optimizer state (its state.json records no optimizer.bin) but the model is compiled with ${className}, ` +
+      `whose ${OPTIMIZER_SLOTS[className] ?? 'state'} would silently restart from zero.`,
+  );
 }
 
 /** Writes checked weights and optimizer state into the model (call the `check*` functions first). */

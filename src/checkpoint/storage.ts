@@ -21,6 +21,11 @@ export interface CheckpointStorage {
    * place in the order given. Callers fall back to `writeAtomic` + `crc32` when it is absent.
    */
   writeAtomicBatch?(files: ReadonlyArray<readonly [string, Uint8Array]>): Promise<number[]>;
+  /**
+   * Optional, for backends with real directories: whether a directory (not an object) is at `relPath`, so a
+   * reader can tell an index file replaced by a directory from a missing one.
+   */
+  isDirectory?(relPath: string): Promise<boolean>;
   /** Whether an object exists. */
   exists(relPath: string): Promise<boolean>;
   /** Size and modification time of an object, or `null` when it does not exist. */

@@ -1,5 +1,6 @@
 import { BlobCheckpointStore } from '../checkpoint/blob_checkpoint_store';
-import { IndexEntry, readIndex, stepOfPath } from '../checkpoint/checkpoint_index';
+import { IndexEntry, stepOfPath } from '../checkpoint/checkpoint_index';
+import { CheckpointSeries, isUnusableCheckpoint } from '../checkpoint/checkpoint_series';
 import type { CheckpointStorage } from '../checkpoint/storage';
 import { decodeDatasetState } from '../data/state_codec';
 import type { DatasetState } from '../data/state';
@@ -79,6 +80,14 @@ function storeOf(storage: CheckpointStorage, series: InputSeriesName): BlobCheck
   return new BlobCheckpointStore(storage, { ...series, logger: { warn: () => undefined } });
 }
 
+function seriesOf(storage: CheckpointStorage, series: InputSeriesName): CheckpointSeries {
+  return new CheckpointSeries(storage, {
+    ...series,
+    layout: 'blob',
+    verify: async (_path, step) => void (await readInputBlob(storage, series, step)),
+  });
+}
+
 /**
  * Reads and verifies one input checkpoint blob (frame magic, length, CRC-32) and returns its payload.
  * `CheckpointNotFoundError` when absent, `CorruptCheckpointError` when damaged.
@@ -114,7 +123,7 @@ export async function describeInputSeries(
   const info: InputSeriesInfo = { ...series, indexStatus: 'ok', checkpoints: [] };
   let indexed: IndexEntry[] = [];
   try {
-    const entries = await readIndex(storage, series.indexName, series.prefix);
+    const entries = await seriesOf(storage, series).readIndex();
     if (entries === null) info.indexStatus = 'missing';
     else indexed = entries;
   } catch (e) {
@@ -124,14 +133,12 @@ export async function describeInputSeries(
     info.indexReason = e.message;
   }
   const steps = new Set(indexed.map((e) => e.step));
-  for (const rel of await storage.list('')) {
-    const blob = parseInputBlobName(rel);
-    if (blob !== null && blob.prefix === series.prefix) steps.add(blob.step);
-  }
+  for (const entry of await seriesOf(storage, series).scan()) steps.add(entry.step);
   const latest = indexed.length > 0 ? indexed[indexed.length - 1].step : null;
   for (const step of [...steps].sort((a, b) => a - b)) {
     const path = `${series.prefix}-${step}`;
-    const stat = await storage.stat(path);
+    // A symlink out of modelDir (PathEscapeError) is reported below as this blob's corruption, not sized.
+    const stat = await storage.stat(path).catch((e: unknown) => (isUnusableCheckpoint(e) ? null : Promise.reject(e)));
     const ckpt: InputCheckpointInfo = {
       ...series,
       step,
@@ -146,7 +153,7 @@ export async function describeInputSeries(
       const payload = await readInputBlob(storage, series, step);
       if (deep) decodeInputBlob(payload, `${storage.location}/${path}`);
     } catch (e) {
-      if (!(e instanceof CorruptCheckpointError) && !(e instanceof CheckpointNotFoundError)) throw e;
+      if (!isUnusableCheckpoint(e)) throw e;
       ckpt.status = 'corrupt';
       ckpt.reason = e instanceof CheckpointNotFoundError ? `${e.message} The index names it.` : e.message;
     }

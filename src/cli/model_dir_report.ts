@@ -1,5 +1,4 @@
-import { CheckpointInfo, listCheckpoints, verifyCheckpoints } from '../checkpoint/checkpoint_manager';
-import { readIndex } from '../checkpoint/checkpoint_index';
+import { CheckpointInfo, listCheckpoints, modelSeries, verifyCheckpoints } from '../checkpoint/checkpoint_manager';
 import { MODEL_CHECKPOINT_PREFIX, MODEL_INDEX_NAME } from '../checkpoint/model_checkpoint';
 import type { CheckpointStorage } from '../checkpoint/storage';
 import { CheckpointError, CheckpointNotFoundError } from '../errors';
@@ -27,7 +26,7 @@ export async function readModelDirReport(storage: CheckpointStorage, deep: boole
   const modelCheckpoints = deep ? await verifyCheckpoints(storage) : await listCheckpoints(storage);
   let modelIndex: ModelDirReport['modelIndex'] = { status: 'ok' };
   try {
-    if ((await readIndex(storage, MODEL_INDEX_NAME, MODEL_CHECKPOINT_PREFIX)) === null) modelIndex = { status: 'missing' };
+    if ((await modelSeries(storage).readIndex()) === null) modelIndex = { status: 'missing' };
   } catch (e) {
     if (!(e instanceof CheckpointError) || e instanceof CheckpointNotFoundError) throw e;
     modelIndex = { status: 'corrupt', reason: e.message };

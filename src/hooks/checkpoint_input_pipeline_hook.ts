@@ -1,12 +1,11 @@
 import { BlobCheckpointStore } from '../checkpoint/blob_checkpoint_store';
-import { readIndex } from '../checkpoint/checkpoint_index';
-import { MODEL_CHECKPOINT_PREFIX, MODEL_INDEX_NAME } from '../checkpoint/model_checkpoint';
+import { modelSeries } from '../checkpoint/checkpoint_manager';
 import type { CheckpointLogger } from '../checkpoint/logger';
 import { consoleLogger } from '../checkpoint/logger';
 import type { CheckpointStorage } from '../checkpoint/storage';
 import { openStorage, parseModelDir } from '../checkpoint/open_storage';
 import { decodeDatasetState, encodeDatasetState } from '../data/state_codec';
-import { CheckpointError, CorruptCheckpointError, InvalidArgumentError, ResumableError } from '../errors';
+import { CheckpointError, InvalidArgumentError, ResumableError } from '../errors';
 import { WRITER_SLICE_MS, type WriteQueue, writeQueueFor } from '../checkpoint/write_queue';
 import { SessionRunContext, SessionRunHook } from './session_run_hook';
 import { SecondOrStepTimer } from './timer';
@@ -239,14 +238,8 @@ export class CheckpointInputPipelineHook extends SessionRunHook {
     if ((numWorkerReplicas ?? 1) > 1 && isChief === false) return undefined;
     const storage = this.storage;
     if (storage === undefined) return undefined;
-    try {
-      const entries = await readIndex(storage, MODEL_INDEX_NAME, MODEL_CHECKPOINT_PREFIX);
-      return entries !== null && entries.length > 0 ? entries[entries.length - 1].step : undefined;
-    } catch (e) {
-      // A damaged model index protects nothing; restoreLatest reports it and falls back by scanning.
-      if (e instanceof CorruptCheckpointError) return undefined;
-      throw e;
-    }
+    // A damaged model index protects nothing (null); restoreLatest reports it and falls back by scanning.
+    return (await modelSeries(storage).latestStep()) ?? undefined;
   }
 
   private restore(bytes: Uint8Array): void {

@@ -1,11 +1,11 @@
-import { CheckpointError, CorruptCheckpointError, InvalidArgumentError } from '../errors';
-import { DEFAULT_KEEP_CHECKPOINT_MAX, writeCheckpoint } from '../checkpoint/checkpoint_manager';
-import { checkKeepMax, readIndex, type IndexEntry } from '../checkpoint/checkpoint_index';
+import { CheckpointError, InvalidArgumentError } from '../errors';
+import { DEFAULT_KEEP_CHECKPOINT_MAX, modelSeries, writeCheckpoint } from '../checkpoint/checkpoint_manager';
+import { checkKeepMax } from '../checkpoint/checkpoint_index';
 import type { LocalCheckpointStorageOptions } from '../checkpoint/local_storage';
 import { closeStorage, openStorage, parseModelDir } from '../checkpoint/open_storage';
 import { CheckpointLogger, consoleLogger } from '../checkpoint/logger';
 import { type ModelSnapshot, snapshotModel } from '../checkpoint/model_snapshot';
-import { type CheckpointMeta, MODEL_CHECKPOINT_PREFIX, MODEL_INDEX_NAME } from '../checkpoint/model_checkpoint';
+import type { CheckpointMeta } from '../checkpoint/model_checkpoint';
 import type { CheckpointStorage } from '../checkpoint/storage';
 import { WRITER_SLICE_MS, type WriteQueue, writeQueueFor } from '../checkpoint/write_queue';
 import type { CheckpointSaverListener } from './checkpoint_saver_listener';
@@ -126,13 +126,7 @@ export class CheckpointSaverHook extends SessionRunHook {
     // A run restored from its newest checkpoint that trains no step (its work was done) must not re-save that
     // step at `end`: re-saving unlists a step while its files are rewritten, so a kill -9 in that window would
     // lose the newest acknowledged checkpoint.
-    let indexed: IndexEntry[] | null = null;
-    try {
-      indexed = await readIndex(this.requireStorage(), MODEL_INDEX_NAME, MODEL_CHECKPOINT_PREFIX);
-    } catch (e) {
-      if (!(e instanceof CorruptCheckpointError)) throw e;
-    }
-    const latest = indexed !== null && indexed.length > 0 ? indexed[indexed.length - 1].step : null;
+    const latest = await modelSeries(this.requireStorage(), this.logger).latestStep();
     if (latest === session.globalStep) this.lastSavedStep = latest;
   }
 
@@ -228,7 +222,7 @@ export class CheckpointSaverHook extends SessionRunHook {
 
   private async write(storage: CheckpointStorage, { session, step, snapshot, meta }: SaveJob): Promise<void> {
     try {
-      await writeCheckpoint(storage, snapshot, meta, { keepCheckpointMax: this.keepCheckpointMax });
+      await writeCheckpoint(storage, snapshot, meta, { keepCheckpointMax: this.keepCheckpointMax, logger: this.logger });
       this.lastSavedStep = step;
       this.lastWriteError = null;
     } catch (e) {

@@ -178,11 +178,16 @@ describe('CheckpointInputPipelineHook configuration (TF timer rule)', () => {
     await est.train(rangeInput, { hooks: [new CheckpointInputPipelineHook(est, { logger })], steps: 1 });
     expect([est.globalStep, latestElement(est.model)]).toEqual([4, 4]);
     const inputWarnings = logger.warnings.filter((w) => w.includes('input.ckpt') || w.startsWith('No usable input'));
-    expect(inputWarnings).toHaveLength(2);
+    expect(inputWarnings).toHaveLength(3);
     expect(inputWarnings[0]).toMatch(new RegExp(`^Checkpoint ${modelDir}/input\\.ckpt-3 is unusable: .* Falling back to the previous checkpoint\\.$`));
     expect(inputWarnings[1]).toBe(
       `No usable input checkpoint for global step 3 in ${modelDir}; restoring the newest usable one, step 4: ` +
         'the data position and the model weights come from different steps.',
     );
+    // The next input save's retention does not count the damaged checkpoint: it is deleted, not kept.
+    expect(inputWarnings[2]).toMatch(
+      new RegExp(`^Checkpoint ${modelDir}/input\\.ckpt-3 does not verify \\(.*\\): it no longer counts as one of the 5 kept; deleted\\.$`),
+    );
+    expect(fs.existsSync(input3)).toBe(false);
   });
 });

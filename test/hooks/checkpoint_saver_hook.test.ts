@@ -196,6 +196,9 @@ describe('CheckpointSaverHook failures and lock', () => {
       );
       expect(logger.warnings).toEqual([
         `CheckpointSaverHook: saving step 2 to ${dir} failed: injected failure writing model.ckpt-2/weights.bin Training continues; the next save trigger retries.`,
+        // The files step 2 wrote before failing are an orphan: the save of step 3 removes them.
+        `Removing ${dir}/model.ckpt-2: it is not in the index ${dir}/checkpoint (a save that was interrupted or failed ` +
+          'before its index write), so no restore would use it.',
         `CheckpointSaverHook: saving step 4 to ${dir} failed: injected failure writing model.ckpt-4/model.json Training continues; the next save trigger retries.`,
         `CheckpointSaverHook: saving step 4 to ${dir} failed: injected failure writing model.ckpt-4/model.json Training continues; the next save trigger retries.`,
       ]);
