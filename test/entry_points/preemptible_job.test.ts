@@ -1,6 +1,6 @@
 /**
- * The Kubernetes example's program (examples/train_mnist.ts, configured through the environment as
- * examples/kubernetes/job.yaml does) under a rolling restart, as real child processes:
+ * The Kubernetes example (the container command and environment of examples/kubernetes/job.yaml, read
+ * from the file; only MODEL_DIR points into a temp dir) under a rolling restart, as real child processes:
  *
  * 1. job A trains; job B (the replacement pod) starts on the same modelDir with LOCK_WAIT_MS while A runs
  *    and must report that it waits for A's lock instead of failing;
@@ -15,11 +15,20 @@ import * as os from 'os';
 import * as path from 'path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const TRAINER = path.join(ROOT, 'examples', 'train_mnist.ts');
-// tsx as a require hook keeps the trainer in the spawned process itself, so the signal reaches it.
-const TSX_REQUIRE_HOOK = require.resolve('tsx/cjs');
 const STEPS_PER_EPOCH = Math.ceil(2000 / 32);
-const EPOCHS = 4;
+
+/** The container command and environment of examples/kubernetes/job.yaml, as written there. */
+function jobSpec(): { command: string[]; env: Record<string, string> } {
+  const yaml = fs.readFileSync(path.join(ROOT, 'examples', 'kubernetes', 'job.yaml'), 'utf8');
+  const command = JSON.parse(/^ +command: (\[.*\])$/m.exec(yaml)?.[1] ?? 'null') as string[] | null;
+  if (command === null) throw new Error('job.yaml has no container command');
+  const env: Record<string, string> = {};
+  // Only uncommented entries: "- name: X" followed by "value: ...".
+  for (const m of yaml.matchAll(/^ +- name: (\w+)\n +value: "?([^"\n]*)"?$/gm)) env[m[1]] = m[2];
+  return { command, env };
+}
+const JOB = jobSpec();
+const EPOCHS = Number(JOB.env.EPOCHS);
 
 /** A running trainer: its output so far, and a way to wait for a line or its end. */
 interface Job {
@@ -32,9 +41,10 @@ interface Job {
 }
 
 function start(env: NodeJS.ProcessEnv): Job {
-  const child = spawn(process.execPath, ['--require', TSX_REQUIRE_HOOK, TRAINER], {
+  const [program, ...args] = JOB.command;
+  const child = spawn(program === 'node' ? process.execPath : program, args, {
     cwd: ROOT,
-    env: { ...process.env, BACKEND: 'cpu', EPOCHS: String(EPOCHS), SAVE_STEPS: '20', ...env },
+    env: { ...process.env, ...JOB.env, BACKEND: 'cpu', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const out = { stdout: '', stderr: '' };
@@ -81,6 +91,8 @@ afterAll(() => {
 });
 
 it('rolling restart: B waits for A\'s lock, A exits 143 on SIGTERM after its final save, B resumes from it bit for bit', async () => {
+  expect(JOB.command).toEqual(['node', '--require', 'tsx/cjs', 'examples/train_mnist.ts']);
+  expect(JOB.env).toEqual({ MODEL_DIR: '/checkpoints/mnist-1', EPOCHS: '3', SAVE_STEPS: '20', LOCK_WAIT_MS: '180000' });
   const reference = start({ MODEL_DIR: path.join(tmp, 'uninterrupted') });
   const refDone = await reference.waitFor(/^done ([0-9a-f]{64})$/m, 'stdout');
   expect(await reference.exited).toEqual({ code: 0, signal: null });
@@ -88,7 +100,7 @@ it('rolling restart: B waits for A\'s lock, A exits 143 on SIGTERM after its fin
   const modelDir = path.join(tmp, 'job');
   const a = start({ MODEL_DIR: modelDir });
   await a.waitFor(/^step 1$/m, 'stdout');
-  const b = start({ MODEL_DIR: modelDir, LOCK_WAIT_MS: '120000' });
+  const b = start({ MODEL_DIR: modelDir });
   const waiting = await b.waitFor(/^Waiting for the lock on (.*) held by pid (\d+) on host (\S+) since (\S+) \(/m, 'stderr');
   expect([waiting[1], Number(waiting[2]), waiting[3]]).toEqual([modelDir, a.pid, os.hostname()]);
 
