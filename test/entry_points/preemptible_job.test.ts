@@ -8,11 +8,14 @@
  *    143 (128 + 15) — the status a Job's restartPolicy reads as "killed, restart me";
  * 3. B then takes the lock, resumes from exactly A's final checkpoint and ends with the weights of an
  *    uninterrupted run, bit for bit.
+ * Once with a local modelDir (the Job's PersistentVolume) and once with an s3:// modelDir on s3rver,
+ * configured only by the AWS_* environment variables.
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { startS3Server, type TestS3Server } from '../helpers/s3_server';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const STEPS_PER_EPOCH = Math.ceil(2000 / 32);
@@ -83,42 +86,66 @@ function lastSaved(stdout: string): number {
 }
 
 let tmp: string;
-beforeAll(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'preemptible-job-'));
-});
-afterAll(() => {
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+let server: TestS3Server;
+/** sha256 of the final weights of an uninterrupted run of the same job. */
+let referenceSha: string;
 
-it('rolling restart: B waits for A\'s lock, A exits 143 on SIGTERM after its final save, B resumes from it bit for bit', async () => {
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'preemptible-job-'));
+  server = await startS3Server('jobs');
   expect(JOB.command).toEqual(['node', '--require', 'tsx/cjs', 'examples/train_mnist.ts']);
   expect(JOB.env).toEqual({ MODEL_DIR: '/checkpoints/mnist-1', EPOCHS: '3', SAVE_STEPS: '20', LOCK_WAIT_MS: '180000' });
   const reference = start({ MODEL_DIR: path.join(tmp, 'uninterrupted') });
-  const refDone = await reference.waitFor(/^done ([0-9a-f]{64})$/m, 'stdout');
+  referenceSha = (await reference.waitFor(/^done ([0-9a-f]{64})$/m, 'stdout'))[1];
   expect(await reference.exited).toEqual({ code: 0, signal: null });
+}, 300_000);
+afterAll(async () => {
+  await server?.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
 
-  const modelDir = path.join(tmp, 'job');
-  const a = start({ MODEL_DIR: modelDir });
-  await a.waitFor(/^step 1$/m, 'stdout');
-  const b = start({ MODEL_DIR: modelDir });
-  const waiting = await b.waitFor(/^Waiting for the lock on (.*) held by pid (\d+) on host (\S+) since (\S+) \(/m, 'stderr');
-  expect([waiting[1], Number(waiting[2]), waiting[3]]).toEqual([modelDir, a.pid, os.hostname()]);
+const modelDirs: Array<[string, () => { modelDir: string; env: NodeJS.ProcessEnv }]> = [
+  ['a PersistentVolume path', () => ({ modelDir: path.join(tmp, 'job'), env: {} })],
+  [
+    'an s3:// modelDir (s3rver)',
+    () => ({
+      modelDir: 's3://jobs/runs/mnist-1',
+      env: {
+        AWS_ENDPOINT_URL: server.endpoint,
+        AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
+      },
+    }),
+  ],
+];
 
-  a.kill('SIGTERM');
-  const aEnd = await a.exited;
-  const stepAtTerm = Number([...a.stdout().matchAll(/^step (\d+)$/gm)].pop()?.[1]);
-  const finalSave = lastSaved(a.stdout());
-  // eslint-disable-next-line no-console
-  console.log(`SIGTERM at step ${stepAtTerm} (epoch ${Math.floor(stepAtTerm / STEPS_PER_EPOCH) + 1}); A exited ${aEnd.code}; final save ${finalSave}`);
-  expect(aEnd).toEqual({ code: 143, signal: null });
-  expect(a.stderr()).toContain('PreemptionHook: stopped cleanly on SIGTERM and saved; exiting with code 143 so the job is restarted.');
-  // The final save is the step the signal stopped at, not an earlier periodic one.
-  expect(finalSave).toBe(stepAtTerm);
-  expect(stepAtTerm).toBeLessThan(EPOCHS * STEPS_PER_EPOCH);
+it.each(modelDirs)(
+  "rolling restart on %s: B waits for A's lock, A exits 143 on SIGTERM after its final save, B resumes from it bit for bit",
+  async (_kind, where) => {
+    const { modelDir, env } = where();
+    const a = start({ ...env, MODEL_DIR: modelDir });
+    await a.waitFor(/^step 1$/m, 'stdout');
+    const b = start({ ...env, MODEL_DIR: modelDir });
+    const waiting = await b.waitFor(/^Waiting for the lock on (.*) held by pid (\d+) on host (\S+) since (\S+) \(/m, 'stderr');
+    expect([waiting[1], Number(waiting[2]), waiting[3]]).toEqual([modelDir, a.pid, os.hostname()]);
 
-  const bDone = await b.waitFor(/^done ([0-9a-f]{64})$/m, 'stdout');
-  expect(await b.exited).toEqual({ code: 0, signal: null });
-  expect(b.stderr()).toMatch(new RegExp(`^Took the lock on ${modelDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} after waiting \\d+\\.\\d s\\.$`, 'm'));
-  expect(Number(/^resumed from step (\d+) /m.exec(b.stdout())?.[1])).toBe(finalSave);
-  expect(bDone[1]).toBe(refDone[1]);
-}, 600_000);
+    a.kill('SIGTERM');
+    const aEnd = await a.exited;
+    const stepAtTerm = Number([...a.stdout().matchAll(/^step (\d+)$/gm)].pop()?.[1]);
+    const finalSave = lastSaved(a.stdout());
+    // eslint-disable-next-line no-console
+    console.log(`${modelDir}: SIGTERM at step ${stepAtTerm} (epoch ${Math.floor(stepAtTerm / STEPS_PER_EPOCH) + 1}); A exited ${aEnd.code}; final save ${finalSave}`);
+    expect(aEnd).toEqual({ code: 143, signal: null });
+    expect(a.stderr()).toContain('PreemptionHook: stopped cleanly on SIGTERM and saved; exiting with code 143 so the job is restarted.');
+    // The final save is the step the signal stopped at, not an earlier periodic one.
+    expect(finalSave).toBe(stepAtTerm);
+    expect(stepAtTerm).toBeLessThan(EPOCHS * STEPS_PER_EPOCH);
+
+    const bDone = await b.waitFor(/^done ([0-9a-f]{64})$/m, 'stdout');
+    expect(await b.exited).toEqual({ code: 0, signal: null });
+    expect(b.stderr()).toMatch(new RegExp(`^Took the lock on ${modelDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} after waiting \\d+\\.\\d s\\.$`, 'm'));
+    expect(Number(/^resumed from step (\d+) /m.exec(b.stdout())?.[1])).toBe(finalSave);
+    expect(bDone[1]).toBe(referenceSha);
+  },
+  600_000,
+);
