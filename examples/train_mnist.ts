@@ -2,6 +2,11 @@
  * One training process of the preemption demo (also usable alone):
  *
  *   npx tsx examples/train_mnist.ts --model-dir /tmp/mnist-run [--epochs 3] [--save-steps 20] [--out weights.bin]
+ *                                   [--lock-wait-ms 120000]
+ *
+ * Every option can also come from the environment (MODEL_DIR, EPOCHS, SAVE_STEPS, LOCK_WAIT_MS, BACKEND),
+ * as a Kubernetes Job passes them (examples/kubernetes/). `--lock-wait-ms` lets a replacement job started
+ * while the previous one still writes its final checkpoint wait for it, then resume from that checkpoint.
  *
  * Trains the MLP on real mnist digits with `resumableFit`: it restores the latest checkpoint of
  * `--model-dir` (weights, Adam state, global step, exact data position), continues from the next batch,
@@ -9,14 +14,21 @@
  * status 143 (130 for SIGINT) so a scheduler restarts it. Kill it at any point (even kill -9) and start it
  * again: it continues as if never interrupted.
  *
- * Output for the parent demo: `step <n>` after every step, `epoch <e> loss=.. acc=..` after every epoch,
- * and `done <sha256 of the final weights>` at the end.
+ * Output for the parent demo: `step <n>` after every step, `saved <n>` once the checkpoint of step n is
+ * durable, `epoch <e> loss=.. acc=..` after every epoch, and `done <sha256 of the final weights>` at the end.
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 import { Command } from 'commander';
-import { resumableFit, SessionRunHook, useFastestBackend, type SessionRunContext } from '../src';
+import {
+  CheckpointSaverListener,
+  resumableFit,
+  SessionRunHook,
+  useFastestBackend,
+  type SessionRunContext,
+  type TrainingSession,
+} from '../src';
 import { loadDigits } from './mnist_data';
 import { digitTensors, mnistModel, trainingDataset } from './mnist_model';
 
@@ -27,20 +39,39 @@ class StepReporter extends SessionRunHook {
   }
 }
 
+/** Reports every durable checkpoint: what a restart will resume from at the latest. */
+class SaveReporter extends CheckpointSaverListener {
+  override afterSave(_session: TrainingSession, globalStep: number): void {
+    process.stdout.write(`saved ${globalStep}\n`);
+  }
+}
+
 /** All weights of the model as one byte string, in layer order: what "bit for bit" compares. */
 export function weightBytes(model: tf.LayersModel): Buffer {
   return Buffer.concat(model.getWeights().map((w) => Buffer.from((w.dataSync() as Float32Array).slice().buffer)));
 }
 
 async function main(): Promise<void> {
+  const env = process.env;
   const options = new Command()
-    .requiredOption('--model-dir <dir>', 'checkpoint directory (local path or s3://bucket/prefix)')
-    .option('--epochs <n>', 'epochs to train', '3')
-    .option('--save-steps <n>', 'checkpoint every n steps', '20')
+    .option('--model-dir <dir>', 'checkpoint directory (local path or s3://bucket/prefix); env MODEL_DIR', env.MODEL_DIR)
+    .option('--epochs <n>', 'epochs to train; env EPOCHS', env.EPOCHS ?? '3')
+    .option('--save-steps <n>', 'checkpoint every n steps; env SAVE_STEPS', env.SAVE_STEPS ?? '20')
+    .option('--lock-wait-ms <ms>', 'wait this long for a previous job to release the modelDir; env LOCK_WAIT_MS', env.LOCK_WAIT_MS ?? '0')
     .option('--out <file>', 'write the final weights here')
-    .option('--backend <name>', 'tensorflow | wasm | cpu (default: fastest that loads)')
+    .option('--backend <name>', 'tensorflow | wasm | cpu (default: fastest that loads); env BACKEND', env.BACKEND)
     .parse()
-    .opts<{ modelDir: string; epochs: string; saveSteps: string; out?: string; backend?: 'tensorflow' | 'wasm' | 'cpu' }>();
+    .opts<{
+      modelDir?: string;
+      epochs: string;
+      saveSteps: string;
+      lockWaitMs: string;
+      out?: string;
+      backend?: 'tensorflow' | 'wasm' | 'cpu';
+    }>();
+  if (options.modelDir === undefined || options.modelDir === '') {
+    throw new Error('No checkpoint directory: pass --model-dir <dir> or set MODEL_DIR (a path or s3://bucket/prefix).');
+  }
 
   const backend = await useFastestBackend(options.backend !== undefined ? { candidates: [options.backend] } : {});
   const { train, test } = loadDigits({ trainCount: 2000, testCount: 500 });
@@ -60,7 +91,13 @@ async function main(): Promise<void> {
         }),
       ],
     },
-    { modelDir: options.modelDir, saveSteps: Number(options.saveSteps), hooks: [new StepReporter()] },
+    {
+      modelDir: options.modelDir,
+      saveSteps: Number(options.saveSteps),
+      lockWaitMs: Number(options.lockWaitMs),
+      hooks: [new StepReporter()],
+      listeners: [new SaveReporter()],
+    },
   );
   if (result.restoredFrom !== null) {
     const { globalStep, position } = result.restoredFrom;

@@ -32,5 +32,35 @@ export class CorruptCheckpointError extends CheckpointError {}
 /** Another writer holds the modelDir. */
 export class CheckpointLockError extends CheckpointError {}
 
+/** Who holds a writer lock, as its lock record says. */
+export interface LockHolder {
+  /** Process id of the holder. */
+  pid: number;
+  /** Host name of the machine the holder runs on. */
+  hostname: string;
+  /** When the holder took the lock (ms since the Unix epoch). */
+  sinceMs: number;
+}
+
+/**
+ * The modelDir's writer lock is held by another writer that is alive (its heartbeat is fresh): thrown at
+ * once by `CheckpointStorage.lock()`, and when a `lockWaitMs` wait for the holder ran out.
+ */
+export class CheckpointLockHeldError extends CheckpointLockError {
+  /**
+   * Builds the error with the holder it names.
+   * @param message what was wrong and what to do about it.
+   * @param holder who holds the lock, or `undefined` when its lock carries no readable owner record.
+   * @param options `cause`: the underlying error.
+   */
+  constructor(
+    message: string,
+    readonly holder: LockHolder | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** A path read from an index or passed by the user would leave the checkpoint directory. */
 export class PathEscapeError extends CheckpointError {}

@@ -48,6 +48,7 @@ export {
   type FitPosition,
 } from './estimator/resumable_fit';
 export { LocalCheckpointStorage, type LocalCheckpointStorageOptions } from './checkpoint/local_storage';
+export { acquireCheckpointLock, DEFAULT_LOCK_WAIT_MS, type LockWaitOptions, type HeldLock } from './checkpoint/lock_wait';
 export type { FsLayer, FsStat } from './checkpoint/fs_layer';
 export { realFsLayer } from './checkpoint/fs_layer';
 export { type CheckpointLogger, consoleLogger } from './checkpoint/logger';

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as lockfile from 'proper-lockfile';
-import { CheckpointError, CheckpointLockError } from '../errors';
+import { CheckpointError, CheckpointLockError, CheckpointLockHeldError } from '../errors';
 import { forgetHeldToken, isHolderDeadOnThisHost, rememberHeldToken } from './lock_holder';
 import { CheckpointLogger } from './logger';
 
@@ -201,17 +201,18 @@ function describeOwner(owner: LockOwner | undefined): string {
   return owner === undefined ? 'an unknown process' : `process ${owner.pid} on host ${owner.hostname}`;
 }
 
-function heldError(lockDir: string, seen: LockInspection, options: DirectoryLockOptions): CheckpointLockError {
+function heldError(lockDir: string, seen: LockInspection, options: DirectoryLockOptions): CheckpointLockHeldError {
   const owner = seen.owner;
   const ageS = Math.max(0, Math.round((options.now() - seen.heartbeatMs) / 1000));
   const onThisHost = owner !== undefined && owner.hostname === os.hostname();
-  return new CheckpointLockError(
+  return new CheckpointLockHeldError(
     `Another writer holds the checkpoint directory ${options.displayName} (lock ${lockDir}). Only one training job ` +
       'may write a modelDir: stop the other job or give this one another modelDir. ' +
       `The lock is held by ${describeOwner(owner)} (last heartbeat ${ageS} s ago)` +
       (onThisHost
         ? `, which is still running; if it is not a training job (its pid was reused), delete ${lockDir} and retry.`
         : `. If it died, its lock is taken over ${options.staleMs / 1000} s after its last heartbeat; retry then.`),
+    owner === undefined ? undefined : { pid: owner.pid, hostname: owner.hostname, sinceMs: owner.startedMs },
   );
 }
 

@@ -1,7 +1,7 @@
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { randomUUID } from 'crypto';
 import * as os from 'os';
-import { CheckpointError, CheckpointLockError, CheckpointNotFoundError, InvalidArgumentError } from '../errors';
+import { CheckpointError, CheckpointLockError, CheckpointLockHeldError, CheckpointNotFoundError, InvalidArgumentError } from '../errors';
 import { forgetHeldToken, isHolderDeadOnThisHost, rememberHeldToken } from './lock_holder';
 import { checkRelativePath } from './paths';
 import { DEFAULT_RETRY_POLICY, RetriesExhausted, RetryPolicy, retryWithBackoff } from './retry';
@@ -361,12 +361,13 @@ export class S3CheckpointStorage implements CheckpointStorage {
     await this.put(this.lockKey(), encodeLock(record), {});
   }
 
-  private lockHeldError(record: LockRecord, ageMs: number): CheckpointLockError {
-    return new CheckpointLockError(
+  private lockHeldError(record: LockRecord, ageMs: number): CheckpointLockHeldError {
+    return new CheckpointLockHeldError(
       `${this.location} is locked by another writer (${record.host} pid ${record.pid}, last heartbeat ` +
         `${Math.round(ageMs / 1000)} s ago). Only one job may write a model directory: stop the other job. ` +
         `If it is dead, its lock is taken over once its heartbeat is ${Math.round(this.lockStaleMs / 1000)} s old, ` +
         `or delete ${this.location}/${S3_LOCK_NAME} by hand.`,
+      { pid: record.pid, hostname: record.host, sinceMs: record.acquiredMs },
     );
   }
 

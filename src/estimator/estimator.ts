@@ -4,7 +4,8 @@ import { consoleLogger, type CheckpointLogger } from '../checkpoint/logger';
 import type { Saveable } from '../data/saveable';
 import { InvalidArgumentError, ResumableError } from '../errors';
 import { BlobCheckpointStore } from '../checkpoint/blob_checkpoint_store';
-import { parseModelDir, withStorage } from '../checkpoint/open_storage';
+import { acquireCheckpointLock, type HeldLock } from '../checkpoint/lock_wait';
+import { closeStorage, openStorage, parseModelDir, withStorage } from '../checkpoint/open_storage';
 import { inputCheckpointNames } from '../hooks/checkpoint_input_pipeline_hook';
 import { CheckpointSaverHook } from '../hooks/checkpoint_saver_hook';
 import { HookCallback } from '../hooks/hook_callback';
@@ -116,19 +117,48 @@ export class Estimator {
       }
     }
     const saveables = options.saveables ?? [];
+    if (!this.config.isChief) {
+      await this.trainFromLatest(inputFn, options, saveables, undefined);
+      return this;
+    }
+    // The chief takes the writer lock before it restores: a job that waited for it then continues from the
+    // checkpoint its predecessor finished.
+    const lockStorage = openStorage(this.modelDir);
+    try {
+      const heldLock = await acquireCheckpointLock(lockStorage, { lockWaitMs: this.config.lockWaitMs, logger: this.logger });
+      try {
+        await this.trainFromLatest(inputFn, options, saveables, heldLock);
+      } finally {
+        await heldLock();
+      }
+    } finally {
+      closeStorage(lockStorage);
+    }
+    return this;
+  }
+
+  /** `train` after the lock: restore, then fit with the hooks (the saver only on the chief, under `heldLock`). */
+  private async trainFromLatest(
+    inputFn: InputFn,
+    options: TrainOptions,
+    saveables: Saveable[],
+    heldLock: HeldLock | undefined,
+  ): Promise<void> {
+    const { steps, maxSteps } = options;
     const restored = await this.restore(saveables);
     if (maxSteps !== undefined && this.globalStep_ >= maxSteps) {
       this.logger.warn(`Skipping training: global step ${this.globalStep_} has already reached maxSteps ${maxSteps}.`);
-      return this;
+      return;
     }
     const dataset = await this.callInputFn(inputFn, 'train');
     for (const warning of checkDeterminism(this.model, [dataset], { freshStart: restored === null })) this.logger.warn(warning);
     const hooks: SessionRunHook[] = [...(options.hooks ?? [])];
     if (steps !== undefined) hooks.push(new StopAtStepHook({ numSteps: steps }));
     if (maxSteps !== undefined) hooks.push(new StopAtStepHook({ lastStep: maxSteps }));
-    if (this.config.isChief) {
+    if (heldLock !== undefined) {
       hooks.push(
         new CheckpointSaverHook(this.modelDir, {
+          heldLock,
           ...(this.config.saveCheckpointsSteps !== undefined
             ? { saveSteps: this.config.saveCheckpointsSteps }
             : { saveSecs: this.config.saveCheckpointsSecs }),
@@ -152,7 +182,6 @@ export class Estimator {
       await callback.dispose();
     }
     this.globalStep_ = callback.globalStep;
-    return this;
   }
 
   /**

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { restoreLatest, type RestoredCheckpoint } from '../checkpoint/checkpoint_manager';
+import { acquireCheckpointLock, checkLockWaitMs } from '../checkpoint/lock_wait';
 import { consoleLogger, type CheckpointLogger } from '../checkpoint/logger';
+import { closeStorage, openStorage } from '../checkpoint/open_storage';
 import type { CheckpointStorage } from '../checkpoint/storage';
 import { CheckpointableDataset } from '../data/dataset';
 import { checkDeterminism } from './determinism_check';
@@ -60,7 +62,15 @@ export interface ResumableFitOptions {
    * non-zero yourself, or the preempted training is never resumed.
    */
   exitOnPreemption?: boolean;
-  /** Where restores, fallbacks and failed background saves are reported. Default `console.warn`. */
+  /**
+   * How long to wait, in ms, when another live job holds the modelDir's writer lock (a rolling restart
+   * starts the new job while the old one is still writing its final checkpoint): it waits for the holder
+   * to release the lock (or for its heartbeat to go stale), printing a progress line through the logger,
+   * then resumes from the checkpoint the holder left. Default 0: fail at once with `CheckpointLockHeldError`.
+   * Set it above the holder's shutdown time (Kubernetes: `terminationGracePeriodSeconds`).
+   */
+  lockWaitMs?: number;
+  /** Where restores, fallbacks, failed background saves and lock waits are reported. Default `console.warn`. */
   logger?: CheckpointLogger;
   /**
    * Seed of the per-epoch shuffle of the tensor form `resumableFit(model, xs, ys, ...)` (fit's `shuffle`,
@@ -192,6 +202,7 @@ async function runResumableFit<T extends tf.TensorContainer>(
         'with neither it checkpoints once per epoch.',
     );
   }
+  checkLockWaitMs(options.lockWaitMs, 'resumableFit: lockWaitMs');
   const logger = options.logger ?? consoleLogger;
   const print = options.print ?? ((line: string) => console.log(line));
   const verbose = fitArgs.verbose ?? 1;
@@ -204,99 +215,114 @@ async function runResumableFit<T extends tf.TensorContainer>(
   const recorder = new HistoryRecorder();
   const preemption =
     options.preemption === false ? undefined : new PreemptionHook(options.preemption === true ? {} : options.preemption);
-  const saver = new CheckpointSaverHook(options.modelDir, {
-    ...saveCadence(options, stepsPerEpoch),
-    keepCheckpointMax: options.keepCheckpointMax,
-    ...(options.listeners !== undefined ? { listeners: options.listeners } : {}),
-    logger,
-    collectExtras: (session: TrainingSession) => {
-      return {
-      [INPUT_PIPELINE_SAVEABLE_NAME]: inputSaveable.save(),
-      [FIT_POSITION_SAVEABLE_NAME]: encodePosition(
-        epochLogs.epochEnded ? { epoch: session.epoch + 1, stepInEpoch: 0 } : { epoch: session.epoch, stepInEpoch: session.stepInEpoch },
-      ),
-      [EPOCH_LOGS_SAVEABLE_NAME]: encodeEpochLogSums(epochLogs.sums()),
-      [FIT_HISTORY_SAVEABLE_NAME]: encodeHistoryRecord(recorder.snapshot()),
-      [states.name]: states.save(),
-      };
-    },
-  });
-
-  const restored = await restoreLatest(model, options.modelDir, { logger });
-  let position: FitPosition = { epoch: fitArgs.initialEpoch ?? 0, stepInEpoch: 0 };
-  let restoredFrom: ResumableFitResult['restoredFrom'] = null;
-  if (restored !== null) {
-    position = applyRestore(restored, { inputSaveable, epochLogs, recorder, states, logger });
-    restoredFrom = { path: restored.path, globalStep: restored.globalStep, position };
-    if (verbose > 0) {
-      print(`Restored ${restored.path} (epoch ${position.epoch + 1}, batch ${position.stepInEpoch}) from ${describeDir(options.modelDir)}`);
-    }
-  }
-
-  for (const warning of checkDeterminism(model, [dataset], { freshStart: restored === null })) logger.warn(warning);
-  const start = restored !== null ? { epoch: position.epoch, step: position.stepInEpoch } : undefined;
-  const shown = verbose > 0 ? [new ProgressBarCallback({ epochs: fitArgs.epochs, stepsPerEpoch, start, print, bar: verbose === 1, ...(options.progressStream !== undefined ? { stream: options.progressStream } : {}) })] : [];
-  const gate = new CallbackGate([...shown, ...userCallbacks, recorder], epochLogs, () => states.applyCallbackStates());
-  const hooks = [states, ...userHooks, ...(preemption !== undefined ? [preemption] : []), saver];
-  const callback = new HookCallback(hooks, {
-    model,
-    dataset,
-    globalStep: restored?.globalStep ?? 0,
-    epoch: position.epoch,
-    stepInEpoch: position.stepInEpoch,
-  });
-  // tfjs-node registers its own progress bar for verbose > 0; the one above replaces it.
-  const fit = (data: tf.data.Dataset<T>, args: Partial<tf.ModelFitDatasetArgs<T>>): Promise<tf.History> =>
-    model.fitDataset(data, { ...fitArgs, ...args, verbose: 0, callbacks: [epochLogs, callback, gate] } as tf.ModelFitDatasetArgs<T>);
-
-  const histories: tf.History[] = [];
-  let stopped = false;
-  let failed = true;
+  // The lock is taken before the restore and held across every fitDataset call of the run: a job that
+  // waited for it then restores the checkpoint its predecessor finished, and no other job can slip in
+  // between two segments.
+  const lockStorage = openStorage(options.modelDir);
+  let result: ResumableFitResult;
   try {
-    let epoch = position.epoch;
-    let segments = 0;
-    /** Between two fitDataset calls of one run: hooks restart at every call, so they carry their states over. */
-    const nextSegment = (): void => {
-      if (segments++ > 0) states.carryOverHookStates();
-    };
-    if (batchesPerEpoch !== undefined && epoch < fitArgs.epochs) {
-      const done = position.stepInEpoch;
-      if (done >= batchesPerEpoch) {
-        // The checkpoint was taken after the epoch's last batch, before its end (validation, epoch logs,
-        // callbacks): replay that end with an empty pass, then go on with the next epoch.
-        nextSegment();
-        histories.push(await fit(tf.data.array<T>([]), { initialEpoch: epoch, epochs: epoch + 1, batchesPerEpoch: undefined }));
-        stopped = model.stopTraining;
-        epoch += 1;
-      } else if (done > 0) {
-        // Finish the interrupted epoch with exactly its remaining batches, then continue the same stream.
-        nextSegment();
-        histories.push(await fit(dataset, { initialEpoch: epoch, epochs: epoch + 1, batchesPerEpoch: batchesPerEpoch - done }));
-        stopped = model.stopTraining;
-        epoch += 1;
-        dataset.restoreState(dataset.saveState());
+    const heldLock = await acquireCheckpointLock(lockStorage, { lockWaitMs: options.lockWaitMs, logger });
+    try {
+      const saver = new CheckpointSaverHook(options.modelDir, {
+        heldLock,
+        ...saveCadence(options, stepsPerEpoch),
+        keepCheckpointMax: options.keepCheckpointMax,
+        ...(options.listeners !== undefined ? { listeners: options.listeners } : {}),
+        logger,
+        collectExtras: (session: TrainingSession) => ({
+          [INPUT_PIPELINE_SAVEABLE_NAME]: inputSaveable.save(),
+          [FIT_POSITION_SAVEABLE_NAME]: encodePosition(
+            epochLogs.epochEnded ? { epoch: session.epoch + 1, stepInEpoch: 0 } : { epoch: session.epoch, stepInEpoch: session.stepInEpoch },
+          ),
+          [EPOCH_LOGS_SAVEABLE_NAME]: encodeEpochLogSums(epochLogs.sums()),
+          [FIT_HISTORY_SAVEABLE_NAME]: encodeHistoryRecord(recorder.snapshot()),
+          [states.name]: states.save(),
+        }),
+      });
+
+      const restored = await restoreLatest(model, options.modelDir, { logger });
+      let position: FitPosition = { epoch: fitArgs.initialEpoch ?? 0, stepInEpoch: 0 };
+      let restoredFrom: ResumableFitResult['restoredFrom'] = null;
+      if (restored !== null) {
+        position = applyRestore(restored, { inputSaveable, epochLogs, recorder, states, logger });
+        restoredFrom = { path: restored.path, globalStep: restored.globalStep, position };
+        if (verbose > 0) {
+          print(`Restored ${restored.path} (epoch ${position.epoch + 1}, batch ${position.stepInEpoch}) from ${describeDir(options.modelDir)}`);
+        }
       }
+
+      for (const warning of checkDeterminism(model, [dataset], { freshStart: restored === null })) logger.warn(warning);
+      const start = restored !== null ? { epoch: position.epoch, step: position.stepInEpoch } : undefined;
+      const shown = verbose > 0 ? [new ProgressBarCallback({ epochs: fitArgs.epochs, stepsPerEpoch, start, print, bar: verbose === 1, ...(options.progressStream !== undefined ? { stream: options.progressStream } : {}) })] : [];
+      const gate = new CallbackGate([...shown, ...userCallbacks, recorder], epochLogs, () => states.applyCallbackStates());
+      const hooks = [states, ...userHooks, ...(preemption !== undefined ? [preemption] : []), saver];
+      const callback = new HookCallback(hooks, {
+        model,
+        dataset,
+        globalStep: restored?.globalStep ?? 0,
+        epoch: position.epoch,
+        stepInEpoch: position.stepInEpoch,
+      });
+      // tfjs-node registers its own progress bar for verbose > 0; the one above replaces it.
+      const fit = (data: tf.data.Dataset<T>, args: Partial<tf.ModelFitDatasetArgs<T>>): Promise<tf.History> =>
+        model.fitDataset(data, { ...fitArgs, ...args, verbose: 0, callbacks: [epochLogs, callback, gate] } as tf.ModelFitDatasetArgs<T>);
+
+      const histories: tf.History[] = [];
+      let stopped = false;
+      let failed = true;
+      try {
+        let epoch = position.epoch;
+        let segments = 0;
+        /** Between two fitDataset calls of one run: hooks restart at every call, so they carry their states over. */
+        const nextSegment = (): void => {
+          if (segments++ > 0) states.carryOverHookStates();
+        };
+        if (batchesPerEpoch !== undefined && epoch < fitArgs.epochs) {
+          const done = position.stepInEpoch;
+          if (done >= batchesPerEpoch) {
+            // The checkpoint was taken after the epoch's last batch, before its end (validation, epoch logs,
+            // callbacks): replay that end with an empty pass, then go on with the next epoch.
+            nextSegment();
+            histories.push(await fit(tf.data.array<T>([]), { initialEpoch: epoch, epochs: epoch + 1, batchesPerEpoch: undefined }));
+            stopped = model.stopTraining;
+            epoch += 1;
+          } else if (done > 0) {
+            // Finish the interrupted epoch with exactly its remaining batches, then continue the same stream.
+            nextSegment();
+            histories.push(await fit(dataset, { initialEpoch: epoch, epochs: epoch + 1, batchesPerEpoch: batchesPerEpoch - done }));
+            stopped = model.stopTraining;
+            epoch += 1;
+            dataset.restoreState(dataset.saveState());
+          }
+        }
+        if (!stopped && epoch < fitArgs.epochs) {
+          nextSegment();
+          histories.push(await fit(dataset, { initialEpoch: epoch }));
+          stopped = model.stopTraining;
+        }
+        failed = false;
+      } finally {
+        await callback.dispose();
+        if (!failed) await gate.finish();
+      }
+      result = {
+        history: recorder.toHistory(),
+        histories,
+        restoredFrom,
+        globalStep: callback.globalStep,
+        preemptedBy: preemption?.signalReceived ?? null,
+        completed: !stopped,
+      };
+    } finally {
+      await heldLock();
     }
-    if (!stopped && epoch < fitArgs.epochs) {
-      nextSegment();
-      histories.push(await fit(dataset, { initialEpoch: epoch }));
-      stopped = model.stopTraining;
-    }
-    failed = false;
   } finally {
-    await callback.dispose();
-    if (!failed) await gate.finish();
+    if (lockStorage !== options.modelDir) closeStorage(lockStorage);
   }
-  // Only here: every hook's end (the final save) has finished without throwing.
+  // Only here: every hook's end (the final save) has finished without throwing, and the lock is free for
+  // the job that replaces this one.
   if (preemption?.signalReceived != null && options.exitOnPreemption !== false) preemption.exitAsSignalled();
-  return {
-    history: recorder.toHistory(),
-    histories,
-    restoredFrom,
-    globalStep: callback.globalStep,
-    preemptedBy: preemption?.signalReceived ?? null,
-    completed: !stopped,
-  };
+  return result;
 }
 
 /** The saver's cadence: the one given, else once per epoch when its length is known, else every minute. */

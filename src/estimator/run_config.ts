@@ -1,3 +1,4 @@
+import { checkLockWaitMs, DEFAULT_LOCK_WAIT_MS } from '../checkpoint/lock_wait';
 import { parseModelDir } from '../checkpoint/open_storage';
 import { InvalidArgumentError } from '../errors';
 
@@ -30,6 +31,12 @@ export interface RunConfigOptions {
   backgroundCheckpointWrites?: boolean;
   /** Log every N steps (LoggingTensorHook / StepCounterHook in `Estimator.train`). Default 100. */
   logStepCount?: number;
+  /**
+   * How long `Estimator.train` (on the chief) waits, in ms, for another live job to release the modelDir's
+   * writer lock before it restores, printing a progress line; then `CheckpointLockHeldError`. Default 0:
+   * fail at once.
+   */
+  lockWaitMs?: number;
 }
 
 /** The part of TF's `TF_CONFIG` environment variable that RunConfig reads. */
@@ -72,6 +79,8 @@ export class RunConfig {
    * for every save. See {@link RunConfigOptions.backgroundCheckpointWrites}.
    */
   readonly backgroundCheckpointWrites: boolean;
+  /** How long the chief waits for the modelDir's writer lock (ms); 0 (the default) fails at once. */
+  readonly lockWaitMs: number;
 
   /**
    * @param options the settings; unset fields take TF's defaults or the values in `TF_CONFIG`.
@@ -100,6 +109,8 @@ export class RunConfig {
     requirePositiveInteger('keepCheckpointMax', this.keepCheckpointMax);
     this.backgroundCheckpointWrites = options.backgroundCheckpointWrites ?? true;
     this.logStepCount = options.logStepCount ?? 100;
+    checkLockWaitMs(options.lockWaitMs, 'RunConfig: lockWaitMs');
+    this.lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
     requirePositiveInteger('logStepCount', this.logStepCount);
 
     this.taskType = options.taskType ?? fromEnv.taskType ?? 'worker';
@@ -129,6 +140,7 @@ export class RunConfig {
       isChief: this.isChief,
       logStepCount: this.logStepCount,
       backgroundCheckpointWrites: this.backgroundCheckpointWrites,
+      lockWaitMs: this.lockWaitMs,
     };
     const cadenceChanged = 'saveCheckpointsSteps' in changes || 'saveCheckpointsSecs' in changes;
     if (!cadenceChanged) {

@@ -2,6 +2,7 @@ import { CheckpointError, InvalidArgumentError } from '../errors';
 import { DEFAULT_KEEP_CHECKPOINT_MAX, modelSeries, writeCheckpoint } from '../checkpoint/checkpoint_manager';
 import { checkKeepMax } from '../checkpoint/checkpoint_index';
 import type { LocalCheckpointStorageOptions } from '../checkpoint/local_storage';
+import { acquireCheckpointLock, checkLockWaitMs, type HeldLock } from '../checkpoint/lock_wait';
 import { closeStorage, openStorage, parseModelDir } from '../checkpoint/open_storage';
 import { CheckpointLogger, consoleLogger } from '../checkpoint/logger';
 import { type ModelSnapshot, snapshotModel } from '../checkpoint/model_snapshot';
@@ -35,6 +36,18 @@ export interface CheckpointSaverHookOptions {
   logger?: CheckpointLogger;
   /** Options for the local storage when `modelDir` is a path. */
   storageOptions?: LocalCheckpointStorageOptions;
+  /**
+   * How long `begin` waits for another live writer to release the modelDir's lock (or for its lock to go
+   * stale), in ms, printing a progress line through the logger; then `CheckpointLockHeldError`.
+   * Default 0: fail at once (see `DEFAULT_LOCK_WAIT_MS`).
+   */
+  lockWaitMs?: number;
+  /**
+   * The modelDir's writer lock, already taken by the caller (`acquireCheckpointLock`) for longer than
+   * one fit: the hook then neither takes nor releases it. `resumableFit` and `Estimator.train` take it
+   * before they restore, so a job that waited for the lock resumes from its predecessor's final checkpoint.
+   */
+  heldLock?: HeldLock;
 }
 
 /** One snapshot on its way to storage. */
@@ -56,7 +69,8 @@ function checkPositive(value: number | undefined, name: string): void {
  * the first step and at the end: TF's `CheckpointSaverHook`.
  *
  * It holds the modelDir's writer lock from `begin` to `end`, so a second saver on the same modelDir
- * fails with `CheckpointLockError`. Saving does not stall training: `afterRun` only copies the weights
+ * fails with `CheckpointLockHeldError` (at once, or after waiting `lockWaitMs` for the holder).
+ * Saving does not stall training: `afterRun` only copies the weights
  * and optimizer state (a consistent snapshot of that step); the files are written in the background,
  * one checkpoint at a time: a save triggered while one is written waits, and a newer one replaces it
  * while it waits (memory stays bounded, training never waits for the disk). A background write that fails
@@ -102,6 +116,7 @@ export class CheckpointSaverHook extends SessionRunHook {
     }
     checkPositive(options.saveSteps, 'saveSteps');
     checkPositive(options.saveSecs, 'saveSecs');
+    checkLockWaitMs(options.lockWaitMs, 'lockWaitMs');
     this.timer = new SecondOrStepTimer(
       options.saveSteps !== undefined ? { everySteps: options.saveSteps } : { everySecs: options.saveSecs as number },
     );
@@ -117,7 +132,9 @@ export class CheckpointSaverHook extends SessionRunHook {
 
   override async begin(): Promise<void> {
     this.storage = openStorage(this.modelDir, { local: this.options.storageOptions });
-    this.releaseLock = await this.storage.lock();
+    if (this.options.heldLock === undefined) {
+      this.releaseLock = await acquireCheckpointLock(this.storage, { lockWaitMs: this.options.lockWaitMs, logger: this.logger });
+    }
     this.writeQueue = writeQueueFor(this.storage.location);
     for (const l of this.listeners) await l.begin();
   }

@@ -6,6 +6,8 @@ import { Estimator } from '../../src/estimator/estimator';
 import { RunConfig } from '../../src/estimator/run_config';
 import { CheckpointInputPipelineHook, NoCheckpointableInputError } from '../../src/hooks/checkpoint_input_pipeline_hook';
 import { InvalidArgumentError } from '../../src/errors';
+import { saveCheckpoint } from '../../src/checkpoint/checkpoint_manager';
+import { LocalCheckpointStorage } from '../../src/checkpoint/local_storage';
 import { makeSaveableFromIterator } from '../../src/data/saveable';
 import { RecordingLogger, tempDir } from '../checkpoint/helpers';
 import { latestElement, recordingModel } from './record_latest_layer';
@@ -25,6 +27,26 @@ function estimator(modelDir: string, logger = new RecordingLogger()): Estimator 
   const config = new RunConfig({ saveCheckpointsSteps: 1, backgroundCheckpointWrites: false }, {});
   return new Estimator({ model: recordingModel(), modelDir, config, logger });
 }
+
+describe('Estimator with RunConfig.lockWaitMs', () => {
+  it('waits for the job holding the modelDir, then restores the checkpoint that job saved last', async () => {
+    const modelDir = tempDir('est-lock-wait');
+    const previousJob = new LocalCheckpointStorage(modelDir);
+    const releasePrevious = await previousJob.lock();
+    const logger = new RecordingLogger();
+    const config = new RunConfig({ saveCheckpointsSteps: 1, backgroundCheckpointWrites: false, lockWaitMs: 30_000 }, {});
+    const est = new Estimator({ model: recordingModel(), modelDir, config, logger });
+    const training = est.train(rangeInput, { steps: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    // The previous job's final save lands while the new one already waits: the restore must see it.
+    await saveCheckpoint(recordingModel(), previousJob, { globalStep: 7, epoch: 0 });
+    await releasePrevious();
+    await training;
+    expect(est.globalStep).toBe(9);
+    expect(await est.latestCheckpoint()).toBe('model.ckpt-9');
+    expect(logger.warnings.filter((w) => w.startsWith('Waiting for the lock on ')).length).toBe(1);
+  });
+});
 
 describe('Estimator + CheckpointInputPipelineHook: TF 1.11 test, ported', () => {
   it('train 2 steps with the hook → (2, 1); again → (4, 3); without the hook → (6, 1)', async () => {

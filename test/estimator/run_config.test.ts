@@ -67,6 +67,16 @@ describe('RunConfig', () => {
     ).toThrow(new InvalidArgumentError('TF_CONFIG task worker:3 is not in cluster.worker (1 members).'));
   });
 
+  it('lockWaitMs: 0 by default, kept by replace(), refused when negative or not finite', () => {
+    expect(new RunConfig({}, {}).lockWaitMs).toBe(0);
+    expect(new RunConfig({ lockWaitMs: 180_000 }, {}).replace({ keepCheckpointMax: 2 }).lockWaitMs).toBe(180_000);
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new RunConfig({ lockWaitMs: bad }, {})).toThrow(
+        new InvalidArgumentError(`RunConfig: lockWaitMs must be a number of milliseconds >= 0 (0: do not wait), got ${bad}.`),
+      );
+    }
+  });
+
   it('replace() keeps everything else and may switch the cadence', () => {
     const config = new RunConfig({ saveCheckpointsSteps: 10, keepCheckpointMax: 2 }, {});
     const bySecs = config.replace({ saveCheckpointsSecs: 30 });

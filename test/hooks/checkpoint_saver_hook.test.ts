@@ -182,6 +182,35 @@ describe('CheckpointSaverHook failures and lock', () => {
       await third.end(new TrainingSession(tinyModel()));
     }));
 
+  it('with lockWaitMs, a second saver waits in begin() for the first to end, reporting the wait, then saves', () =>
+    tally.run('hook lock', async () => {
+      const dir = tempDir('hook-lock-wait');
+      const first = new CheckpointSaverHook(dir, { saveSteps: 1 });
+      await first.begin();
+      const logger = new RecordingLogger();
+      const second = new CheckpointSaverHook(dir, { saveSteps: 1, lockWaitMs: 30_000, logger });
+      let began = false;
+      const beginning = second.begin().then(() => (began = true));
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      expect(began).toBe(false);
+      await first.end(new TrainingSession(tinyModel()));
+      await beginning;
+      const location = (second.checkpointStorage as LocalCheckpointStorage).location;
+      expect(logger.warnings.length).toBe(2);
+      expect(logger.warnings[0]).toMatch(
+        new RegExp(`^Waiting for the lock on ${location.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} held by pid ${process.pid} on host \\S+ since \\S+ \\(waited 0 s of at most 30 s\\)\\.$`),
+      );
+      expect(logger.warnings[1]).toMatch(/^Took the lock on .* after waiting \d+\.\d s\.$/);
+      await second.end(new TrainingSession(tinyModel()));
+      expect((await restoreLatest(tinyModel(), dir))?.globalStep).toBe(0);
+    }));
+
+  it('refuses a negative lockWaitMs', () => {
+    expect(() => new CheckpointSaverHook(tempDir('hook-lock-bad'), { saveSteps: 1, lockWaitMs: -5 })).toThrow(
+      new InvalidArgumentError('lockWaitMs must be a number of milliseconds >= 0 (0: do not wait), got -5.'),
+    );
+  });
+
   it('reports a failed background write, retries at the next trigger, and throws when the final save fails', () =>
     tally.run('hook failures', async () => {
       const dir = tempDir('hook-fail');
