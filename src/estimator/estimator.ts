@@ -5,7 +5,7 @@ import type { Saveable } from '../data/saveable';
 import { InvalidArgumentError, ResumableError } from '../errors';
 import { BlobCheckpointStore } from '../checkpoint/blob_checkpoint_store';
 import { parseModelDir, withStorage } from '../checkpoint/open_storage';
-import { inputCheckpointNames } from '../hooks/checkpoint_input_pipeline_hook';
+import { inputCheckpointNames } from '../checkpoint/input_checkpoint';
 import { CheckpointSaverHook } from '../hooks/checkpoint_saver_hook';
 import { HookCallback } from '../hooks/hook_callback';
 import type { SessionRunHook } from '../hooks/session_run_hook';
