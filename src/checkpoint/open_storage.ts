@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors';
-import { isFileUrl, localPathOfFileUrl } from '../file_url';
+import { isFileUrl, localPathOfFileUrl, urlSchemeOf } from '../file_url';
 import { LocalCheckpointStorage, type LocalCheckpointStorageOptions } from './local_storage';
 import { S3CheckpointStorage, type S3CheckpointStorageOptions } from './s3_storage';
 import { isS3Url, parseS3Url, type S3Location } from './s3_url';
@@ -15,12 +15,6 @@ export interface OpenStorageOptions {
 
 /** A modelDir string is refused: an unsupported scheme, or no text at all. */
 export class UnsupportedModelDirError extends InvalidArgumentError {}
-
-/**
- * `scheme:/...`: a URL we do not serve, or an `s3://` URL that lost a slash (`path.resolve('s3://b/x')`
- * gives exactly `s3:/b/x`). At least two letters, so a Windows drive (`C:/runs`) stays a path.
- */
-const URL_LIKE = /^([a-z][a-z0-9+.-]+):\//i;
 
 /** What a modelDir string names, as {@link parseModelDir} reads it. */
 export type ModelDirLocation =
@@ -59,7 +53,7 @@ export function parseModelDir(modelDir: string): ModelDirLocation {
     if (local === '') throw new UnsupportedModelDirError(`The modelDir ${JSON.stringify(modelDir)} names no path after file://.`);
     return { kind: 'local', path: local };
   }
-  const scheme = URL_LIKE.exec(modelDir)?.[1];
+  const scheme = urlSchemeOf(modelDir);
   if (scheme !== undefined) {
     const hint = /^s3$/i.test(scheme) ? ` Did you mean s3://${modelDir.slice(scheme.length + 1).replace(/^\/+/, '')}?` : '';
     throw new UnsupportedModelDirError(

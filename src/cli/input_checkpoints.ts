@@ -1,24 +1,15 @@
 import { BlobCheckpointStore } from '../checkpoint/blob_checkpoint_store';
-import { IndexEntry, stepOfPath } from '../checkpoint/checkpoint_index';
 import { CheckpointSeries, isUnusableCheckpoint } from '../checkpoint/checkpoint_series';
+import { IndexEntry } from '../checkpoint/checkpoint_index';
+import {
+  INPUT_INDEX_NAME_PATTERN,
+  decodeInputBlob,
+  parseInputBlobName,
+  seriesOfIndex,
+  type InputSeriesName,
+} from '../checkpoint/input_checkpoint';
 import type { CheckpointStorage } from '../checkpoint/storage';
-import { decodeDatasetState } from '../data/state_codec';
-import type { DatasetState } from '../data/state';
-import { CheckpointError, CheckpointNotFoundError, CorruptCheckpointError, ResumableError } from '../errors';
-import { unpackInputStates } from '../hooks/checkpoint_input_pipeline_hook';
-
-/** Index name of the single-worker input checkpoints; per-worker ones append `_<taskType>_<taskId>`. */
-const INPUT_INDEX_BASE = 'checkpoint_input';
-const INDEX_NAME = /^checkpoint_input(_[A-Za-z0-9_.-]+)?$/;
-const BLOB_NAME = /^input(_[A-Za-z0-9_.-]+)?\.ckpt-[0-9]+$/;
-
-/** One series of input checkpoints: an index file and its `<prefix>-<step>` blobs. */
-export interface InputSeriesName {
-  /** `checkpoint_input` or `checkpoint_input_<taskType>_<taskId>`. */
-  indexName: string;
-  /** `input.ckpt` or `input_<taskType>_<taskId>.ckpt`. */
-  prefix: string;
-}
+import { CheckpointError, CheckpointNotFoundError } from '../errors';
 
 /** One input-pipeline checkpoint blob, as `list` and `verify` report it (`--json` field names). */
 export interface InputCheckpointInfo extends InputSeriesName {
@@ -46,20 +37,6 @@ export interface InputSeriesInfo extends InputSeriesName {
   checkpoints: InputCheckpointInfo[];
 }
 
-/** The series an index name belongs to: `checkpoint_input_worker_1` → `input_worker_1.ckpt`. */
-export function seriesOfIndex(indexName: string): InputSeriesName {
-  return { indexName, prefix: `input${indexName.slice(INPUT_INDEX_BASE.length)}.ckpt` };
-}
-
-/** The series and step of a blob name (`input_worker_1.ckpt-120`), or `null` when it is not one. */
-export function parseInputBlobName(name: string): (InputSeriesName & { step: number }) | null {
-  if (!BLOB_NAME.test(name)) return null;
-  const prefix = name.slice(0, name.lastIndexOf('-'));
-  const step = stepOfPath(name, prefix);
-  if (step === null) return null;
-  return { indexName: INPUT_INDEX_BASE + prefix.slice('input'.length, -'.ckpt'.length), prefix, step };
-}
-
 /**
  * Every input checkpoint series in a modelDir, found from its index files (`checkpoint_input*`) and from
  * blobs without an index (an interrupted first save, a deleted index), sorted by index name.
@@ -68,7 +45,7 @@ export async function discoverInputSeries(storage: CheckpointStorage): Promise<I
   const names = new Set<string>();
   // `list` takes a directory, not a name prefix: list the root once and keep index files and blobs.
   for (const rel of await storage.list('')) {
-    if (INDEX_NAME.test(rel)) names.add(rel);
+    if (INPUT_INDEX_NAME_PATTERN.test(rel)) names.add(rel);
     const blob = parseInputBlobName(rel);
     if (blob !== null) names.add(blob.indexName);
   }
@@ -94,21 +71,6 @@ function seriesOf(storage: CheckpointStorage, series: InputSeriesName): Checkpoi
  */
 export async function readInputBlob(storage: CheckpointStorage, series: InputSeriesName, step: number): Promise<Uint8Array> {
   return storeOf(storage, series).read(step);
-}
-
-/**
- * Decodes a verified input checkpoint payload into its pipeline states. The payload's own framing (count,
- * lengths) and each state's TFRD frame and CRC are checked; any failure is reported as corruption of `what`.
- */
-export function decodeInputBlob(payload: Uint8Array, what: string): DatasetState[] {
-  try {
-    if (payload.byteLength < 4) throw new CorruptCheckpointError('shorter than its 4-byte header');
-    const count = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
-    return unpackInputStates(payload, count).map(decodeDatasetState);
-  } catch (e) {
-    if (!(e instanceof ResumableError)) throw e;
-    throw new CorruptCheckpointError(`${what} holds no valid input pipeline state: ${e.message}`);
-  }
 }
 
 /**

@@ -14,11 +14,12 @@ import { INPUT_PIPELINE_SAVEABLE_NAME } from '../data/saveable';
 import { DATASET_STATE_MAGIC, decodeDatasetState } from '../data/state_codec';
 import type { JsonValue } from '../data/state';
 import { CheckpointNotFoundError, ResumableError } from '../errors';
-import { FIT_POSITION_SAVEABLE_NAME } from '../estimator/resumable_fit';
+import { FIT_POSITION_SAVEABLE_NAME } from '../checkpoint/fit_position';
+import { type InputSeriesName, decodeInputBlob, parseInputBlobName } from '../checkpoint/input_checkpoint';
 import { JSON_SCHEMA_VERSION } from './cli_io';
 import { DatasetStateView, renderDatasetState, viewDatasetState } from './dataset_state_view';
 import { formatBytes, formatNumber, formatShape, renderPairs, renderTable } from './format';
-import { InputSeriesName, decodeInputBlob, parseInputBlobName, readInputBlob } from './input_checkpoints';
+import { readInputBlob } from './input_checkpoints';
 import { closeStorage, openModelDir, splitPath } from './locate';
 
 /** A stored tensor's description (`--json` field names). */

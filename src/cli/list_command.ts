@@ -2,7 +2,7 @@ import type { CheckpointInfo } from '../checkpoint/checkpoint_manager';
 import { MODEL_CHECKPOINT_PREFIX, MODEL_INDEX_NAME } from '../checkpoint/model_checkpoint';
 import type { CheckpointStorage } from '../checkpoint/storage';
 import { INPUT_PIPELINE_SAVEABLE_NAME } from '../data/saveable';
-import { FIT_POSITION_SAVEABLE_NAME } from '../estimator/resumable_fit';
+import { FIT_POSITION_SAVEABLE_NAME } from '../checkpoint/fit_position';
 import { ExitCode, ExitCodeValue, JSON_SCHEMA_VERSION } from './cli_io';
 import { formatBytes, renderTable } from './format';
 import type { InputSeriesInfo } from './input_checkpoints';

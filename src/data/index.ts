@@ -3,6 +3,7 @@
  * @packageDocumentation
  */
 import * as tf from '@tensorflow/tfjs';
+import { localDataFilePath } from '../file_url';
 import { CheckpointableDataset } from './dataset';
 import { ArrayNode } from './sources/array';
 import { GeneratorFn, GeneratorNode, GeneratorOptions } from './sources/generator';
@@ -21,7 +22,7 @@ export type { GeneratorFn, GeneratorOptions } from './sources/generator';
 export { SeedableRng } from './rng';
 export type { RngState } from './rng';
 export { zip } from './zip';
-export { csv } from './sources/csv';
+export { csv, CsvDataset } from './sources/csv';
 export type { CsvConfig, CsvColumnConfig, CsvRow, CsvValue } from './sources/csv';
 export type { TensorSliceElement } from './sources/tensor_slices';
 // Building blocks that appear in the signatures of CheckpointableDataset / CheckpointableIterator.
@@ -51,7 +52,11 @@ export function generator<T extends tf.TensorContainer>(fn: GeneratorFn<T>, opti
   return new CheckpointableDataset(new GeneratorNode(fn, options));
 }
 
-/** Lines of a text file (node path), resumable by byte offset. */
-export function textLines(path: string): CheckpointableDataset<string> {
-  return new CheckpointableDataset(new LineSourceNode<string>(new LineFile(path), 'textLines', 0, (l) => l));
+/**
+ * Lines of a text file, resumable by byte offset, split like tf.data's `TextLineDataset` (`\n`, a trailing `\r`
+ * dropped). `source` is a plain path or a `file://` URL (the form tfjs takes in Node).
+ */
+export function textLines(source: string): CheckpointableDataset<string> {
+  const file = new LineFile(localDataFilePath(source, 'textLines'));
+  return new CheckpointableDataset(new LineSourceNode<string>(file, 'textLines', 0, (l) => l));
 }

@@ -99,6 +99,14 @@ function checkFingerprint(expected: string, actual: string): void {
   const n = Math.max(mine.length, theirs.length);
   for (let i = 0; i < n; i++) {
     if (mine[i] !== theirs[i]) {
+      const changed = contentChange(mine[i], theirs[i] as string | undefined);
+      if (changed !== null) {
+        throw new PipelineMismatchError(
+          `The saved state belongs to other data: op ${i} reads a file whose content changed since the state was saved ` +
+            `(${changed}), so its saved byte offsets would point at other lines: ${mine[i]}. Restore the original file, ` +
+            'or start without the saved state.',
+        );
+      }
       throw new PipelineMismatchError(
         `The saved state belongs to a different pipeline: op ${i}: expected ${mine[i] ?? '(nothing)'}, state has ${
           (theirs[i] as string | undefined) ?? '(nothing)'
@@ -106,4 +114,17 @@ function checkFingerprint(expected: string, actual: string): void {
       );
     }
   }
+}
+
+/** Matches the `content=` part of a file source description (`textLines(...)`, `csv[...](...)`). */
+const CONTENT_ARG = /, content=([^,)]+)\)$/;
+
+/** `"<saved> then, <now> now"` when two descriptions differ only in their file content hash, else `null`. */
+function contentChange(expected: string | undefined, actual: string | undefined): string | null {
+  if (expected === undefined || actual === undefined) return null;
+  const now = CONTENT_ARG.exec(expected);
+  const then = CONTENT_ARG.exec(actual);
+  if (now === null || then === null) return null;
+  if (expected.slice(0, now.index) !== actual.slice(0, then.index)) return null;
+  return `hash ${then[1]} then, ${now[1]} now`;
 }

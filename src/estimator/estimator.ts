@@ -6,7 +6,7 @@ import { InvalidArgumentError, ResumableError } from '../errors';
 import { BlobCheckpointStore } from '../checkpoint/blob_checkpoint_store';
 import { acquireCheckpointLock, type HeldLock } from '../checkpoint/lock_wait';
 import { closeStorage, openStorage, parseModelDir, withStorage } from '../checkpoint/open_storage';
-import { inputCheckpointNames } from '../hooks/checkpoint_input_pipeline_hook';
+import { inputCheckpointNames } from '../checkpoint/input_checkpoint';
 import { CheckpointSaverHook } from '../hooks/checkpoint_saver_hook';
 import { HookCallback } from '../hooks/hook_callback';
 import type { SessionRunHook } from '../hooks/session_run_hook';

@@ -18,12 +18,12 @@ import type { TrainingSession } from '../hooks/training_session';
 import { toCallbackList, type FitCallbacks } from './base_callback';
 import { CallbackGate } from './callback_gate';
 import { decodeEpochLogSums, encodeEpochLogSums, EpochLogsCallback, EPOCH_LOGS_SAVEABLE_NAME } from './epoch_logs';
-import { decodePosition, encodePosition, FIT_POSITION_SAVEABLE_NAME, type FitPosition } from './fit_position';
+import { decodePosition, encodePosition, FIT_POSITION_SAVEABLE_NAME, type FitPosition } from '../checkpoint/fit_position';
 import { decodeHistoryRecord, encodeHistoryRecord, FIT_HISTORY_SAVEABLE_NAME, HistoryRecorder } from './history_recorder';
 import { ProgressBarCallback } from './progress_bar';
 import { planTensorFit } from './resumable_fit_tensors';
 
-export { FIT_POSITION_SAVEABLE_NAME, type FitPosition } from './fit_position';
+export { FIT_POSITION_SAVEABLE_NAME, type FitPosition } from '../checkpoint/fit_position';
 
 /** Seconds between checkpoints when no cadence is given and the epoch length is unknown. */
 export const DEFAULT_SAVE_SECS = 60;

@@ -3,8 +3,8 @@ import { modelSeries } from '../checkpoint/checkpoint_manager';
 import type { CheckpointLogger } from '../checkpoint/logger';
 import { consoleLogger } from '../checkpoint/logger';
 import type { CheckpointStorage } from '../checkpoint/storage';
+import { decodeInputCheckpoint, encodeInputCheckpoint, inputCheckpointNames } from '../checkpoint/input_checkpoint';
 import { openStorage, parseModelDir } from '../checkpoint/open_storage';
-import { decodeDatasetState, encodeDatasetState } from '../data/state_codec';
 import { CheckpointError, InvalidArgumentError, ResumableError } from '../errors';
 import { WRITER_SLICE_MS, type WriteQueue, writeQueueFor } from '../checkpoint/write_queue';
 import { SessionRunContext, SessionRunHook } from './session_run_hook';
@@ -40,25 +40,6 @@ export interface CheckpointInputPipelineHookOptions {
   logger?: CheckpointLogger;
   /** Storage to use instead of opening `estimator.modelDir` (tests, custom backends). */
   storage?: CheckpointStorage;
-}
-
-/** File names of one worker's input checkpoints: blobs `<prefix>-<step>` listed in the index `indexName`. */
-export interface InputCheckpointNames {
-  /** `input.ckpt`, or `input_<taskType>_<taskId>.ckpt` with several workers. */
-  prefix: string;
-  /** `checkpoint_input`, or `checkpoint_input_<taskType>_<taskId>` with several workers. */
-  indexName: string;
-}
-
-/**
- * The names this process's input checkpoints use (TF's rule): `input.ckpt` / `checkpoint_input` alone,
- * `input_<taskType>_<taskId>.ckpt` / `checkpoint_input_<taskType>_<taskId>` when `numWorkerReplicas > 1`,
- * so workers sharing a modelDir never write each other's files.
- */
-export function inputCheckpointNames(config: InputCheckpointEstimator['config']): InputCheckpointNames {
-  const replicas = config.numWorkerReplicas ?? 1;
-  const suffix = replicas > 1 ? `_${config.taskType ?? 'worker'}_${config.taskId ?? 0}` : '';
-  return { prefix: `input${suffix}.ckpt`, indexName: `checkpoint_input${suffix}` };
 }
 
 /** Raised when the run has no checkpointable input pipeline to save. */
@@ -200,7 +181,7 @@ export class CheckpointInputPipelineHook extends SessionRunHook {
 
   /** Captures the position now (it must match this step) and writes it in the background, in queue order. */
   private queueSave(step: number): void {
-    const bytes = packInputStates(this.inputs.map((input) => encodeDatasetState(input.saveState())));
+    const bytes = encodeInputCheckpoint(this.inputs.map((input) => input.saveState()));
     const store = this.requireStore();
     this.lastSavedStep = step;
     void this.requireQueue()
@@ -243,7 +224,7 @@ export class CheckpointInputPipelineHook extends SessionRunHook {
   }
 
   private restore(bytes: Uint8Array): void {
-    const states = unpackInputStates(bytes, this.inputs.length).map(decodeDatasetState);
+    const states = decodeInputCheckpoint(bytes, this.inputs.length);
     // Decode all before applying any, so a bad state leaves every pipeline untouched.
     states.forEach((state, i) => this.inputs[i].restoreState(state));
   }
@@ -254,46 +235,4 @@ export class CheckpointInputPipelineHook extends SessionRunHook {
     }
     return this.store;
   }
-}
-
-/** Frames several encoded pipeline states as one blob: count, then (length, bytes) each, little endian. */
-export function packInputStates(states: Uint8Array[]): Uint8Array {
-  const total = 4 + states.reduce((n, s) => n + 4 + s.length, 0);
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, states.length, true);
-  let offset = 4;
-  for (const state of states) {
-    view.setUint32(offset, state.length, true);
-    out.set(state, offset + 4);
-    offset += 4 + state.length;
-  }
-  return out;
-}
-
-/** Inverse of {@link packInputStates}; checks the count against the pipelines of this run. */
-export function unpackInputStates(bytes: Uint8Array, expectedCount: number): Uint8Array[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const fail = (why: string): never => {
-    throw new InvalidArgumentError(`Input checkpoint is malformed: ${why}.`);
-  };
-  if (bytes.length < 4) fail('shorter than its header');
-  const count = view.getUint32(0, true);
-  if (count !== expectedCount) {
-    throw new InvalidArgumentError(
-      `Input checkpoint holds ${count} pipeline state(s) but this run has ${expectedCount} checkpointable ` +
-        'pipeline(s): restore into the same set of datasets that was saved.',
-    );
-  }
-  const states: Uint8Array[] = [];
-  let offset = 4;
-  for (let i = 0; i < count; i++) {
-    if (offset + 4 > bytes.length) fail(`state ${i} header past the end`);
-    const length = view.getUint32(offset, true);
-    if (offset + 4 + length > bytes.length) fail(`state ${i} claims ${length} bytes past the end`);
-    states.push(bytes.subarray(offset + 4, offset + 4 + length));
-    offset += 4 + length;
-  }
-  if (offset !== bytes.length) fail(`${bytes.length - offset} trailing bytes`);
-  return states;
 }

@@ -9,7 +9,7 @@ import { INPUT_PIPELINE_SAVEABLE_NAME } from '../../src/data/saveable';
 import { encodeDatasetState } from '../../src/data/state_codec';
 import type { DatasetState } from '../../src/data/state';
 import { FIT_POSITION_SAVEABLE_NAME } from '../../src/estimator/resumable_fit';
-import { packInputStates } from '../../src/hooks/checkpoint_input_pipeline_hook';
+import { packInputStates } from '../../src/checkpoint/input_checkpoint';
 import { tinyModel, train } from '../checkpoint/helpers';
 
 /** Steps at which the fixture saves a model checkpoint and an input checkpoint. */

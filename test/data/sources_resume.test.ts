@@ -64,7 +64,7 @@ describe('csv', () => {
     expect(await build().toArray()).toEqual([
       { xs: { a: 1, b: 'x,y' }, ys: { label: 0 } },
       { xs: { a: 2, b: 'z' }, ys: { label: 1 } },
-      { xs: { a: 3, b: 'q"r' }, ys: { label: 0 } },
+      { xs: { a: 3, b: 'q""r' }, ys: { label: 0 } },
     ]);
     const ds = build();
     const it = await ds.iterator();
@@ -73,7 +73,7 @@ describe('csv', () => {
     resumed.restoreState(ds.saveState());
     expect(await (await resumed.iterator()).toArray()).toEqual([
       { xs: { a: 2, b: 'z' }, ys: { label: 1 } },
-      { xs: { a: 3, b: 'q"r' }, ys: { label: 0 } },
+      { xs: { a: 3, b: 'q""r' }, ys: { label: 0 } },
     ]);
   });
 });

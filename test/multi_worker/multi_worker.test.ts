@@ -6,7 +6,7 @@ import { LocalCheckpointStorage } from '../../src/checkpoint/local_storage';
 import { readModelCheckpoint } from '../../src/checkpoint/model_checkpoint';
 import { PipelineMismatchError } from '../../src/data';
 import { decodeDatasetState } from '../../src/data/state_codec';
-import { inputCheckpointNames, unpackInputStates } from '../../src/hooks/checkpoint_input_pipeline_hook';
+import { inputCheckpointNames, unpackInputStates } from '../../src/checkpoint/input_checkpoint';
 import { tempDir } from '../checkpoint/helpers';
 import { checkStream, planKills, readStreamLog, runPool, runWorkerWithKills } from './cluster_harness';
 import { type ShardPosition, TEST_JOB, idsOfBatch, uninterruptedStream, workerPipeline } from './worker_job';

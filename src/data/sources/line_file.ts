@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import { InvalidArgumentError } from '../../errors';
+import { fileContentHash } from './file_content_hash';
 
 /** A line of a text file and where it starts and where the next one starts (byte offsets). */
 export interface FileLine {
@@ -18,6 +19,7 @@ const CHUNK = 1 << 16;
 export class LineFile {
   /** File size when the dataset was built; part of the pipeline identity. */
   readonly size: number;
+  private contentIdentity: string | null = null;
   private chunk: Buffer = Buffer.alloc(0);
   private chunkStart = 0;
 
@@ -29,6 +31,12 @@ export class LineFile {
       throw new InvalidArgumentError(`Cannot read text file ${JSON.stringify(path)}: ${(e as Error).message}`);
     }
     this.size = stat.size;
+  }
+
+  /** The hash of the file's bytes (see `fileContentHash`), computed on first use and kept: once per run. */
+  contentHash(): string {
+    this.contentIdentity ??= fileContentHash(this.path, this.size);
+    return this.contentIdentity;
   }
 
   /** The line starting at byte `offset`, or `null` at the end of the file. */

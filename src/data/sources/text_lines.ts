@@ -34,8 +34,9 @@ export class LineSourceNode<T> extends PipelineNode<T> {
     return this.file.size;
   }
 
+  /** Path, size and a hash of the bytes: a state saved over other content (an edited row, same size) is refused. */
   describe(): string {
-    return `${this.name}(path=${JSON.stringify(this.file.path)}, bytes=${this.file.size})`;
+    return `${this.name}(path=${JSON.stringify(this.file.path)}, bytes=${this.file.size}, content=${this.file.contentHash()})`;
   }
 
   createIterator(): CheckpointableIterator<T> {

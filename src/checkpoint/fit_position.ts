@@ -1,4 +1,4 @@
-import { parseBoundedJson, isJsonObject } from '../checkpoint/safe_json';
+import { parseBoundedJson, isJsonObject } from './safe_json';
 import { CorruptCheckpointError } from '../errors';
 
 /** Name of the extra blob that records where in the epoch loop a checkpoint was taken. */
