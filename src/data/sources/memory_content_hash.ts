@@ -26,14 +26,15 @@ const ARRAY_SAMPLES = 4096;
  * elements (`sampled-sha256:`), so a dataset over millions of records is still cheap to build.
  */
 export function arrayContentHash(items: readonly unknown[]): string {
-  const hash = createHash('sha256');
-  if (items.length <= ARRAY_FULL_HASH_LIMIT) {
-    for (const item of items) feedValue(hash, item);
-    return `sha256:${hash.digest('hex').slice(0, 32)}`;
+  const out = new BufferedHash(createHash('sha256'));
+  const sampled = items.length > ARRAY_FULL_HASH_LIMIT;
+  if (!sampled) for (const item of items) feedValue(out, item);
+  else {
+    out.add(`length=${items.length};`);
+    for (let i = 0; i < ARRAY_SAMPLES; i++) feedValue(out, items[Math.floor(((items.length - 1) * i) / (ARRAY_SAMPLES - 1))]);
   }
-  hash.update(`length=${items.length};`);
-  for (let i = 0; i < ARRAY_SAMPLES; i++) feedValue(hash, items[Math.floor(((items.length - 1) * i) / (ARRAY_SAMPLES - 1))]);
-  return `sampled-sha256:${hash.digest('hex').slice(0, 32)}`;
+  out.flush();
+  return `${sampled ? 'sampled-' : ''}sha256:${out.hash.digest('hex').slice(0, 32)}`;
 }
 
 /**
@@ -68,27 +69,52 @@ function concatStrings(strings: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * Feeds a hash with text in 64 KiB pieces: one `update` per small value made hashing 100,000 records cost 400 ms,
+ * the call overhead dwarfing the bytes.
+ */
+class BufferedHash {
+  private text = '';
+
+  constructor(readonly hash: Hash) {}
+
+  add(text: string): void {
+    this.text += text;
+    if (this.text.length >= 1 << 16) this.flush();
+  }
+
+  addBytes(bytes: Uint8Array): void {
+    this.flush();
+    this.hash.update(bytes);
+  }
+
+  flush(): void {
+    if (this.text.length > 0) this.hash.update(this.text);
+    this.text = '';
+  }
+}
+
 /** Canonical, unambiguous encoding of one element: every value carries its kind, containers their bounds. */
-function feedValue(hash: Hash, value: unknown): void {
+function feedValue(out: BufferedHash, value: unknown): void {
   if (value instanceof tf.Tensor) {
-    hash.update(`T${value.dtype}[${value.shape.join(',')}]`);
+    out.add(`T${value.dtype}[${value.shape.join(',')}]`);
     const data = value.dataSync() as tf.TypedArray | Uint8Array[];
-    hash.update(Array.isArray(data) ? concatStrings(data) : bytesOf(data));
+    out.addBytes(Array.isArray(data) ? concatStrings(data) : bytesOf(data));
   } else if (ArrayBuffer.isView(value)) {
-    hash.update(`A${value.constructor.name}:${value.byteLength}:`);
-    hash.update(bytesOf(value));
+    out.add(`A${value.constructor.name}:${value.byteLength}:`);
+    out.addBytes(bytesOf(value));
   } else if (Array.isArray(value)) {
-    hash.update('[');
-    for (const v of value) feedValue(hash, v);
-    hash.update(']');
+    out.add('[');
+    for (const v of value) feedValue(out, v);
+    out.add(']');
   } else if (value !== null && typeof value === 'object') {
-    hash.update('{');
+    out.add('{');
     for (const key of Object.keys(value).sort()) {
-      hash.update(`${JSON.stringify(key)}:`);
-      feedValue(hash, (value as Record<string, unknown>)[key]);
+      out.add(`${JSON.stringify(key)}:`);
+      feedValue(out, (value as Record<string, unknown>)[key]);
     }
-    hash.update('}');
+    out.add('}');
   } else {
-    hash.update(typeof value === 'string' ? `s${JSON.stringify(value)};` : `${typeof value}:${String(value)};`);
+    out.add(typeof value === 'string' ? `s${JSON.stringify(value)};` : `${typeof value}:${String(value)};`);
   }
 }
