@@ -1,94 +1,59 @@
 /**
  * tfjs-resumable: TensorFlow.js training in Node that survives preemption.
+ *
+ * The top level holds what a user calls, implements or catches; the checkpointable pipeline lives under `data`
+ * (like `tf.data`), and the option/result types of everything here under `types` (type-only).
  * @packageDocumentation
  */
-export * from './errors';
-export * from './hooks/session_run_hook';
-export * from './hooks/training_session';
-export type { CheckpointStorage, StorageStat } from './checkpoint/storage';
-export type { DatasetState, JsonValue } from './data/state';
-export { HookCallback, type HookCallbackOptions, type DisposableHook, type BatchLogs } from './hooks/hook_callback';
-export { SecondOrStepTimer, type TimerOptions } from './hooks/timer';
-export { StopAtStepHook, type StopAtStepOptions } from './hooks/stop_at_step_hook';
-export { StepCounterHook, type StepCounterHookOptions } from './hooks/step_counter_hook';
-export { SummarySaverHook, STEPS_PER_SEC_TAG, type SummarySaverHookOptions } from './hooks/summary_saver_hook';
-export { LoggingTensorHook, type LoggingTensorHookOptions } from './hooks/logging_tensor_hook';
-export { NanTensorHook, type NanTensorHookOptions } from './hooks/nan_tensor_hook';
-export { PreemptionHook, type PreemptionHookOptions, type SignalSource } from './hooks/preemption_hook';
-export {
-  HookError,
-  NanLossDuringTrainingError,
-  StopStepAlreadyReachedError,
-  ModelNotReachableError,
-  TfjsNodeRequiredError,
-} from './hooks/errors';
-export { RunConfig, type RunConfigOptions } from './estimator/run_config';
-export { checkDeterminism, type DeterminismCheckOptions } from './estimator/determinism_check';
-export { useFastestBackend, NoBackendError, type BackendChoice, type BackendName, type UseFastestBackendOptions } from './backend';
+// Training entry points.
+export { resumableFit } from './estimator/resumable_fit';
+export { Estimator } from './estimator/estimator';
+export { RunConfig } from './estimator/run_config';
+export { checkDeterminism } from './estimator/determinism_check';
+export { useFastestBackend, NoBackendError } from './backend';
 export * as data from './data';
-export { CheckpointableDataset, CheckpointableIterator, PipelineMismatchError, StateFormatError } from './data';
-export { encodeDatasetState, decodeDatasetState, DATASET_STATE_FORMAT_VERSION } from './data';
-export type { IteratorState, LegacyIteratorState } from './data';
-export { makeSaveableFromIterator, INPUT_PIPELINE_SAVEABLE_NAME, type Saveable } from './data/saveable';
-export {
-  CheckpointInputPipelineHook,
-  NoCheckpointableInputError,
-  type InputCheckpointEstimator,
-  type CheckpointInputPipelineHookOptions,
-} from './hooks/checkpoint_input_pipeline_hook';
-export { CheckpointSaverHook, type CheckpointSaverHookOptions } from './hooks/checkpoint_saver_hook';
+export type * as types from './types';
+
+// The SessionRunHook machinery and TF's standard hooks.
+export { SessionRunHook, SessionRunArgs, SessionRunContext, type SessionRunValues, type Coordinator } from './hooks/session_run_hook';
+export { TrainingSession } from './hooks/training_session';
+export { HookCallback } from './hooks/hook_callback';
+export { SecondOrStepTimer } from './hooks/timer';
+export { StopAtStepHook } from './hooks/stop_at_step_hook';
+export { StepCounterHook } from './hooks/step_counter_hook';
+export { SummarySaverHook } from './hooks/summary_saver_hook';
+export { LoggingTensorHook } from './hooks/logging_tensor_hook';
+export { NanTensorHook } from './hooks/nan_tensor_hook';
+export { PreemptionHook } from './hooks/preemption_hook';
+export { CheckpointSaverHook } from './hooks/checkpoint_saver_hook';
 export { CheckpointSaverListener } from './hooks/checkpoint_saver_listener';
-export { Estimator, type EstimatorOptions, type TrainOptions, type EvaluateOptions, type InputFn, type EstimatorInput } from './estimator/estimator';
+export { CheckpointInputPipelineHook } from './hooks/checkpoint_input_pipeline_hook';
+export { makeSaveableFromIterator } from './data/saveable';
+
+// Checkpoints and where they live.
+export { saveCheckpoint, restoreLatest, listCheckpoints, verifyCheckpoints, checkpointModelHandler } from './checkpoint/checkpoint_manager';
+export type { CheckpointStorage } from './checkpoint/storage';
+export { openStorage } from './checkpoint/open_storage';
+export { LocalCheckpointStorage } from './checkpoint/local_storage';
+export { acquireCheckpointLock } from './checkpoint/lock_wait';
+export { S3CheckpointStorage } from './checkpoint/s3_storage';
+
+// Typed errors a user catches (data's PipelineMismatchError and StateFormatError are under `data`).
 export {
-  resumableFit,
-  FIT_POSITION_SAVEABLE_NAME,
-  DEFAULT_SAVE_SECS,
-  type ResumableFitOptions,
-  type ResumableFitResult,
-  type FitPosition,
-} from './estimator/resumable_fit';
-export { LocalCheckpointStorage, type LocalCheckpointStorageOptions } from './checkpoint/local_storage';
-export { acquireCheckpointLock, DEFAULT_LOCK_WAIT_MS, type LockWaitOptions, type HeldLock } from './checkpoint/lock_wait';
-export type { FsLayer, FsStat } from './checkpoint/fs_layer';
-export { realFsLayer } from './checkpoint/fs_layer';
-export { type CheckpointLogger, consoleLogger } from './checkpoint/logger';
+  ResumableError,
+  InvalidArgumentError,
+  CheckpointError,
+  CheckpointNotFoundError,
+  CorruptCheckpointError,
+  CheckpointLockError,
+  CheckpointLockHeldError,
+} from './errors';
+export { UnsupportedModelDirError } from './checkpoint/open_storage';
 export {
-  saveCheckpoint,
-  writeCheckpoint,
-  restoreLatest,
-  listCheckpoints,
-  verifyCheckpoints,
-  DEFAULT_KEEP_CHECKPOINT_MAX,
-  type RestoredCheckpoint,
-  type RestoreOptions,
-  type SaveCheckpointOptions,
-  type CheckpointInfo,
-  type ModelDirOrStorage,
-} from './checkpoint/checkpoint_manager';
-export { checkpointModelHandler } from './checkpoint/checkpoint_manager';
-export {
-  CHECKPOINT_FORMAT_VERSION,
-  MODEL_CHECKPOINT_PREFIX,
-  MODEL_INDEX_NAME,
-  DEFAULT_LIMITS,
-  type CheckpointMeta,
-  type CheckpointState,
-  type CheckpointLimits,
-  type FileRecord,
-} from './checkpoint/model_checkpoint';
-export { snapshotModel, type ModelSnapshot, type OptimizerSnapshot } from './checkpoint/model_snapshot';
-export type { TensorData, TensorSpec, CheckpointDtype } from './checkpoint/tensor_data';
-export { BlobCheckpointStore, type BlobCheckpointStoreOptions, type StepBlob } from './checkpoint/blob_checkpoint_store';
-export {
-  openStorage,
-  parseModelDir,
-  UnsupportedModelDirError,
-  type OpenStorageOptions,
-  type ModelDirLocation,
-} from './checkpoint/open_storage';
-export { S3CheckpointStorage, type S3CheckpointStorageOptions, type S3Credentials } from './checkpoint/s3_storage';
-export { parseS3Url, isS3Url, type S3Location } from './checkpoint/s3_url';
-export { S3EndpointUnreachableError, S3AccessDeniedError, S3CredentialsMissingError, S3BucketNotFoundError, S3ThrottledError } from './checkpoint/s3_errors';
-export { main as runCli, ExitCode, type CliIo } from './cli';
-export type { StatefulCallback } from './hooks/callback_state';
-export { currentBackendFingerprint, type BackendFingerprint } from './backend_fingerprint';
+  S3EndpointUnreachableError,
+  S3AccessDeniedError,
+  S3CredentialsMissingError,
+  S3BucketNotFoundError,
+  S3ThrottledError,
+} from './checkpoint/s3_errors';
+export { HookError, NanLossDuringTrainingError, StopStepAlreadyReachedError, TfjsNodeRequiredError } from './hooks/errors';

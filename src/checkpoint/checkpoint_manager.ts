@@ -32,7 +32,7 @@ export type ModelDirOrStorage = string | CheckpointStorage;
 /** Default number of model checkpoints kept (TF's `max_to_keep`). */
 export const DEFAULT_KEEP_CHECKPOINT_MAX = 5;
 
-/** Options of {@link saveCheckpoint} and {@link writeCheckpoint}. */
+/** Options of {@link saveCheckpoint} (and of the internal `writeCheckpoint`). */
 export interface SaveCheckpointOptions {
   /** Newest checkpoints kept; older ones are deleted after the new index is written. 0 keeps all. Default 5. */
   keepCheckpointMax?: number;
@@ -131,7 +131,8 @@ async function writeCheckpointTo(
 
 /**
  * Saves `model` (weights, optimizer state) with training position `meta` into a modelDir and returns
- * the checkpoint's path. See {@link writeCheckpoint} for the crash-safety guarantees.
+ * the checkpoint's path. Files are written first and the index last (atomically), then checkpoints beyond
+ * `keepCheckpointMax` are deleted: a crash at any point leaves the previous index, naming only complete checkpoints.
  */
 export async function saveCheckpoint(
   model: tf.LayersModel,

@@ -1,12 +1,12 @@
-import { decodeDatasetState, encodeDatasetState } from '../data/state_codec';
+import { DATASET_STATE_MAGIC, decodeDatasetState, encodeDatasetState } from '../data/state_codec';
 import type { DatasetState } from '../data/state';
 import { CorruptCheckpointError, InvalidArgumentError, ResumableError } from '../errors';
 import { stepOfPath } from './checkpoint_index';
 
 /*
  * The input-checkpoint format in one place: file names (`input[_<taskType>_<taskId>].ckpt-<step>` blobs listed in
- * `checkpoint_input[_<taskType>_<taskId>]`), and the blob payload: a count, then each pipeline's encoded
- * `DatasetState` (TFRD frame, see data/state_codec.ts) with its length. The hook writes it, the CLI reads it.
+ * `checkpoint_input[_<taskType>_<taskId>]`), and the blob payload: "TFRI", a version, a count, then each pipeline's
+ * encoded `DatasetState` (TFRD frame, see data/state_codec.ts) with its length. The hook writes it, the CLI reads it.
  */
 
 /** What decides a worker's file names (a `RunConfig` fits). */
@@ -66,13 +66,24 @@ export function parseInputBlobName(name: string): (InputSeriesName & { step: num
   return { indexName: INPUT_INDEX_BASE + prefix.slice('input'.length, -'.ckpt'.length), prefix, step };
 }
 
-/** Frames several encoded pipeline states as one blob: count, then (length, bytes) each, little endian. */
+/** First bytes of an input checkpoint payload ("TFRI"), so a foreign blob in an `input.ckpt-N` is recognized as one. */
+export const INPUT_CHECKPOINT_MAGIC: readonly number[] = [0x54, 0x46, 0x52, 0x49];
+/** Version of the payload layout written here; a newer one is refused with what to do. */
+export const INPUT_CHECKPOINT_FORMAT_VERSION = 1;
+const HEADER_BYTES = 12;
+
+/**
+ * Frames several encoded pipeline states as one blob: "TFRI", format version (u32), count (u32), then
+ * (length u32, bytes) each, little endian. (The blob file adds its own TFRB frame and CRC around this.)
+ */
 export function packInputStates(states: Uint8Array[]): Uint8Array {
-  const total = 4 + states.reduce((n, s) => n + 4 + s.length, 0);
+  const total = HEADER_BYTES + states.reduce((n, s) => n + 4 + s.length, 0);
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
-  view.setUint32(0, states.length, true);
-  let offset = 4;
+  out.set(INPUT_CHECKPOINT_MAGIC, 0);
+  view.setUint32(4, INPUT_CHECKPOINT_FORMAT_VERSION, true);
+  view.setUint32(8, states.length, true);
+  let offset = HEADER_BYTES;
   for (const state of states) {
     view.setUint32(offset, state.length, true);
     out.set(state, offset + 4);
@@ -81,14 +92,46 @@ export function packInputStates(states: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Inverse of {@link packInputStates}; checks the count against the pipelines of this run. */
+function startsWith(bytes: Uint8Array, offset: number, magic: readonly number[]): boolean {
+  return bytes.length >= offset + magic.length && magic.every((b, i) => bytes[offset + i] === b);
+}
+
+/**
+ * Where the states of a payload start, and how many there are. Payloads written before the magic (0.1.0 and
+ * 0.2.0 development builds) begin with the count, then the first state's length and its TFRD frame: still read.
+ */
+function readHeader(bytes: Uint8Array): { count: number; offset: number } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (startsWith(bytes, 0, INPUT_CHECKPOINT_MAGIC)) {
+    if (bytes.length < HEADER_BYTES) throw new InvalidArgumentError('Input checkpoint is malformed: shorter than its header.');
+    const version = view.getUint32(4, true);
+    if (version !== INPUT_CHECKPOINT_FORMAT_VERSION) {
+      throw new CorruptCheckpointError(
+        `Input checkpoint has format version ${version}; this version of tfjs-resumable reads version ` +
+          `${INPUT_CHECKPOINT_FORMAT_VERSION}. Upgrade tfjs-resumable to resume from it (or delete the input.ckpt-* ` +
+          'files to start the input pipeline from the beginning).',
+      );
+    }
+    return { count: view.getUint32(8, true), offset: HEADER_BYTES };
+  }
+  const legacyCount = bytes.length >= 4 ? view.getUint32(0, true) : -1;
+  if ((legacyCount === 0 && bytes.length === 4) || (legacyCount > 0 && startsWith(bytes, 8, DATASET_STATE_MAGIC))) {
+    return { count: legacyCount, offset: 4 };
+  }
+  throw new CorruptCheckpointError(
+    'Input checkpoint is not one: it starts with neither the TFRI magic number nor a pipeline state, so another ' +
+      'file was probably copied over it. Restore the original, or delete it so the previous input checkpoint is used.',
+  );
+}
+
+/** Inverse of {@link packInputStates} (also reads payloads written before the magic); checks the count against the pipelines of this run. */
 export function unpackInputStates(bytes: Uint8Array, expectedCount: number): Uint8Array[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const fail = (why: string): never => {
     throw new InvalidArgumentError(`Input checkpoint is malformed: ${why}.`);
   };
-  if (bytes.length < 4) fail('shorter than its header');
-  const count = view.getUint32(0, true);
+  const header = readHeader(bytes);
+  const count = header.count;
   if (count !== expectedCount) {
     throw new InvalidArgumentError(
       `Input checkpoint holds ${count} pipeline state(s) but this run has ${expectedCount} checkpointable ` +
@@ -96,7 +139,7 @@ export function unpackInputStates(bytes: Uint8Array, expectedCount: number): Uin
     );
   }
   const states: Uint8Array[] = [];
-  let offset = 4;
+  let offset = header.offset;
   for (let i = 0; i < count; i++) {
     if (offset + 4 > bytes.length) fail(`state ${i} header past the end`);
     const length = view.getUint32(offset, true);
@@ -124,9 +167,7 @@ export function decodeInputCheckpoint(bytes: Uint8Array, expectedCount: number):
  */
 export function decodeInputBlob(payload: Uint8Array, what: string): DatasetState[] {
   try {
-    if (payload.byteLength < 4) throw new CorruptCheckpointError('shorter than its 4-byte header');
-    const count = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
-    return decodeInputCheckpoint(payload, count);
+    return decodeInputCheckpoint(payload, readHeader(payload).count);
   } catch (e) {
     if (!(e instanceof ResumableError)) throw e;
     throw new CorruptCheckpointError(`${what} holds no valid input pipeline state: ${e.message}`);

@@ -21,7 +21,7 @@ const LOCK_REPORT_EVERY_MS = 10_000;
 export interface LockWaitOptions {
   /**
    * How long to wait for a live holder to release the lock (or to go stale, after which it is taken over),
-   * in ms. Default {@link DEFAULT_LOCK_WAIT_MS} (0: fail at once with `CheckpointLockHeldError`).
+   * in ms. Default 0 (`DEFAULT_LOCK_WAIT_MS`: fail at once with `CheckpointLockHeldError`).
    */
   lockWaitMs?: number;
   /** Where the "waiting for the lock" progress lines go. Default `console.warn`. */

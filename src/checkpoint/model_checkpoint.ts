@@ -86,7 +86,7 @@ export interface CheckpointMeta {
   /** Backend that produced the weights. Default `tf.getBackend()`. */
   backend?: string;
   /**
-   * What decided the weights' bits. Default {@link currentBackendFingerprint}; when only `backend` is
+   * What decided the weights' bits. Default: the running setup (`currentBackendFingerprint()`); when only `backend` is
    * given and it is not the active one, just that backend and the tfjs version are recorded.
    */
   fingerprint?: BackendFingerprint;

@@ -16,7 +16,7 @@ export interface OpenStorageOptions {
 /** A modelDir string is refused: an unsupported scheme, or no text at all. */
 export class UnsupportedModelDirError extends InvalidArgumentError {}
 
-/** What a modelDir string names, as {@link parseModelDir} reads it. */
+/** What a modelDir string names, as `parseModelDir` reads it. */
 export type ModelDirLocation =
   | {
       /** An object store prefix. */
@@ -66,7 +66,7 @@ export function parseModelDir(modelDir: string): ModelDirLocation {
 }
 
 /**
- * The storage behind a modelDir, as {@link parseModelDir} reads the string: S3 (loading
+ * The storage behind a modelDir, as `parseModelDir` reads the string: S3 (loading
  * `@aws-sdk/client-s3` only then) or a local directory. An already opened storage is passed through, so
  * every API that takes a modelDir also takes a custom backend. Nothing is touched on disk or on the
  * network until the storage is used.

@@ -9,6 +9,7 @@ import { ArrayNode } from './sources/array';
 import { GeneratorFn, GeneratorNode, GeneratorOptions } from './sources/generator';
 import { RangeNode } from './sources/range';
 import { TensorSliceElement, TensorSlicesNode } from './sources/tensor_slices';
+import type { InMemorySourceOptions } from './sources/memory_content_hash';
 import { LineFile } from './sources/line_file';
 import { LineSourceNode } from './sources/text_lines';
 
@@ -25,6 +26,7 @@ export { zip } from './zip';
 export { csv, CsvDataset } from './sources/csv';
 export type { CsvConfig, CsvColumnConfig, CsvRow, CsvValue } from './sources/csv';
 export type { TensorSliceElement } from './sources/tensor_slices';
+export type { InMemorySourceOptions } from './sources/memory_content_hash';
 // Building blocks that appear in the signatures of CheckpointableDataset / CheckpointableIterator.
 export type { PipelineNode } from './node';
 export type { Item } from './iterator';
@@ -35,16 +37,24 @@ export function range(start: number, end: number, step = 1): CheckpointableDatas
   return new CheckpointableDataset(new RangeNode(start, end, step));
 }
 
-/** The items of an array, like `tf.data.array`. */
-export function array<T extends tf.TensorContainer>(items: T[]): CheckpointableDataset<T> {
-  return new CheckpointableDataset(new ArrayNode(items));
+/**
+ * The items of an array, like `tf.data.array`. A hash of the values joins the pipeline fingerprint, so a state
+ * saved over other values is refused; `{ verifyContent: false }` when they change between runs on purpose.
+ */
+export function array<T extends tf.TensorContainer>(items: T[], options?: InMemorySourceOptions): CheckpointableDataset<T> {
+  return new CheckpointableDataset(new ArrayNode(items, options));
 }
 
-/** Rows of a tensor, or of each tensor of a record (`{xs, ys}`), along the first axis. */
+/**
+ * Rows of a tensor, or of each tensor of a record (`{xs, ys}`), along the first axis. A hash of the values joins
+ * the pipeline fingerprint, so a state saved over other values is refused; `{ verifyContent: false }` when they
+ * change between runs on purpose.
+ */
 export function tensorSlices<S extends tf.Tensor | Record<string, tf.Tensor>>(
   source: S,
+  options?: InMemorySourceOptions,
 ): CheckpointableDataset<TensorSliceElement<S> & tf.TensorContainer> {
-  return new CheckpointableDataset(new TensorSlicesNode(source) as never);
+  return new CheckpointableDataset(new TensorSlicesNode(source, options) as never);
 }
 
 /** Elements of a generator function, like `tf.data.generator`; replayable unless `{replayable: false}`. */

@@ -31,7 +31,7 @@ export const DEFAULT_SAVE_SECS = 60;
 /**
  * Options of {@link resumableFit}. At most one of `saveSteps` / `saveSecs`; with neither, a checkpoint is
  * taken once per epoch (every `batchesPerEpoch` steps, or the dataset's batch count when it is known),
- * else every {@link DEFAULT_SAVE_SECS} seconds; and always at the end.
+ * else every `DEFAULT_SAVE_SECS` (60) seconds; and always at the end.
  */
 export interface ResumableFitOptions {
   /** Checkpoint directory (local path or `s3://bucket/prefix`), or an opened storage. */

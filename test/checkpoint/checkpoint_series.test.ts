@@ -1,8 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { BlobCheckpointStore, LocalCheckpointStorage, restoreLatest, saveCheckpoint, type FsLayer } from '../../src';
-import { realFsLayer } from '../../src/checkpoint/fs_layer';
+import { LocalCheckpointStorage, restoreLatest, saveCheckpoint } from '../../src';
+import { BlobCheckpointStore } from '../../src/checkpoint/blob_checkpoint_store';
+import { realFsLayer, type FsLayer } from '../../src/checkpoint/fs_layer';
 import { encodeChecksummedJson } from '../../src/checkpoint/safe_json';
 import { CheckpointError } from '../../src/errors';
 import { errno } from './faulty_fs';

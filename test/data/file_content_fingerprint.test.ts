@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { PipelineMismatchError, data } from '../../src';
+import { data } from '../../src';
+
+const { PipelineMismatchError } = data;
 
 let dir: string;
 beforeAll(async () => {

@@ -1,8 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { data, decodeDatasetState, encodeDatasetState } from '../../src';
-import type { DatasetState } from '../../src';
+import { data } from '../../src';
+
+const { decodeDatasetState, encodeDatasetState } = data;
+type DatasetState = data.DatasetState;
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -24,12 +24,12 @@ import {
   listCheckpoints,
   restoreLatest,
   resumableFit,
-  runCli,
   saveCheckpoint,
-  snapshotModel,
   verifyCheckpoints,
-  writeCheckpoint,
 } from '../../src';
+import { main as runCli } from '../../src/cli';
+import { writeCheckpoint } from '../../src/checkpoint/checkpoint_manager';
+import { snapshotModel } from '../../src/checkpoint/model_snapshot';
 import { RecordingLogger, weightBytes } from '../checkpoint/helpers';
 import { startS3Server, type TestS3Server } from '../helpers/s3_server';
 

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { PassThrough } from 'stream';
 import * as tf from '@tensorflow/tfjs';
-import { resumableFit, StopAtStepHook, type ResumableFitResult } from '../../src';
+import { resumableFit, StopAtStepHook, type types } from '../../src';
 import { InvalidArgumentError } from '../../src/errors';
 import { RecordingLogger, tempDir, weightBytes } from '../checkpoint/helpers';
 import { useTestBackend } from '../helpers/test_backend';
@@ -98,7 +98,7 @@ describe('resumableFit(model, xs, ys) stopped at any batch and resumed equals th
     callbacks,
     verbose: 0,
   });
-  let reference: { weights: number[][]; result: ResumableFitResult; calls: [number, Record<string, number>][] };
+  let reference: { weights: number[][]; result: types.ResumableFitResult; calls: [number, Record<string, number>][] };
 
   beforeAll(async () => {
     const recorder = epochEndRecorder();

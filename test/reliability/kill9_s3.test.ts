@@ -15,7 +15,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import seedrandom from 'seedrandom';
-import { CheckpointNotFoundError, restoreLatest, verifyCheckpoints, type CheckpointInfo } from '../../src';
+import { CheckpointNotFoundError, restoreLatest, verifyCheckpoints, type types } from '../../src';
 import { RecordingLogger } from '../checkpoint/helpers';
 import { CRASH_CONFIGS, buildCrashModel, totalSteps, type CrashConfig } from '../fixtures/crash_model';
 import { TaskPool, runToCompletion, runWithKills, type KillRecord } from '../helpers/crash_harness';
@@ -50,7 +50,7 @@ function referenceSha(config: CrashConfig): Promise<string> {
 
 /** After a kill: indexed checkpoints on the server verify; restoreLatest restores at least the acknowledged step. */
 async function checkAfterKill(modelDir: string, acknowledged: number): Promise<number> {
-  let infos: CheckpointInfo[];
+  let infos: types.CheckpointInfo[];
   try {
     infos = await verifyCheckpoints(modelDir);
   } catch (e) {

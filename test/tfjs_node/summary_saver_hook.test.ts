@@ -7,7 +7,8 @@
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { data, HookCallback, STEPS_PER_SEC_TAG, SummarySaverHook, TfjsNodeRequiredError } from '../../src';
+import { data, HookCallback, SummarySaverHook, TfjsNodeRequiredError } from '../../src';
+import { STEPS_PER_SEC_TAG } from '../../src/hooks/summary_saver_hook';
 import { useTestBackend } from '../helpers/test_backend';
 import { runChild } from '../helpers/crash_harness';
 import { readEventDir, visibleCurve, type EventRecord } from '../helpers/event_files';

@@ -1,12 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import CRC32 from 'crc-32';
 import { IndexedSourceNode } from './indexed_source';
+import { arrayContentHash, type InMemorySourceOptions } from './memory_content_hash';
 
 /** The items of an in-memory array, in order. Tensor items are cloned for each read, as tf.data does. */
 export class ArrayNode<T> extends IndexedSourceNode<T> {
   private identity: string | null = null;
 
-  constructor(private readonly items: readonly T[]) {
+  constructor(
+    private readonly items: readonly T[],
+    private readonly options: InMemorySourceOptions = {},
+  ) {
     super();
   }
 
@@ -19,18 +23,20 @@ export class ArrayNode<T> extends IndexedSourceNode<T> {
   }
 
   describe(): string {
-    if (this.identity === null) this.identity = arrayIdentity(this.items);
+    this.identity ??= arrayIdentity(this.items, this.options.verifyContent ?? true);
     return `array(${this.identity})`;
   }
 }
 
 /**
- * Length plus a CRC-32 of the contents when all items are primitives (cheap and catches a changed data file);
- * arrays of objects or tensors are identified by length only, as hashing them would cost a full serialization.
+ * Length plus a hash of the values, computed once per dataset: a CRC-32 of the JSON when all items are primitives
+ * (the form states have carried since 0.1.0), else a content hash of objects and tensors. `verifyContent: false`
+ * leaves the length only.
  */
-function arrayIdentity(items: readonly unknown[]): string {
+function arrayIdentity(items: readonly unknown[], verifyContent: boolean): string {
+  if (!verifyContent) return `length=${items.length}`;
   const primitive = items.every((x) => x === null || ['number', 'string', 'boolean'].includes(typeof x));
-  if (!primitive) return `length=${items.length}`;
+  if (!primitive) return `length=${items.length}, content=${arrayContentHash(items)}`;
   const crc = CRC32.str(JSON.stringify(items)) >>> 0;
   return `length=${items.length}, crc32=${crc.toString(16).padStart(8, '0')}`;
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../../errors';
 import { IndexedSourceNode } from './indexed_source';
+import { tensorsContentHash, type InMemorySourceOptions } from './memory_content_hash';
 
 /** Element type of `tensorSlices`: one tensor, or a record of tensors, sliced along the first axis. */
 export type TensorSliceElement<S> = S extends tf.Tensor ? tf.Tensor : { [K in keyof S]: tf.Tensor };
@@ -13,8 +14,12 @@ export class TensorSlicesNode<S extends tf.Tensor | Record<string, tf.Tensor>> e
   readonly length: number;
   private readonly entries: [string | null, tf.Tensor][];
   private readonly host: (tf.TypedArray | undefined)[] = [];
+  private identity: string | null = null;
 
-  constructor(source: S) {
+  constructor(
+    source: S,
+    private readonly options: InMemorySourceOptions = {},
+  ) {
     super();
     this.entries = source instanceof tf.Tensor ? [[null, source]] : Object.entries(source).map(([k, t]) => [k, t] as [string, tf.Tensor]);
     if (this.entries.length === 0 || this.entries.some(([, t]) => !(t instanceof tf.Tensor) || t.rank === 0)) {
@@ -56,8 +61,14 @@ export class TensorSlicesNode<S extends tf.Tensor | Record<string, tf.Tensor>> e
     return this.host[i];
   }
 
+  /** Dtypes and shapes, plus a hash of the values (computed once) unless `verifyContent: false`. */
   describe(): string {
+    if (this.identity !== null) return this.identity;
     const parts = this.entries.map(([k, t]) => `${k === null ? '' : `${k}:`}${t.dtype}[${t.shape.join(',')}]`);
-    return `tensorSlices(${parts.join(', ')})`;
+    if (this.options.verifyContent ?? true) {
+      parts.push(`content=${tensorsContentHash(this.entries.map(([, t], i) => this.hostValues(i) ?? (t.dataSync() as tf.TypedArray | Uint8Array[])))}`);
+    }
+    this.identity = `tensorSlices(${parts.join(', ')})`;
+    return this.identity;
   }
 }
