@@ -11,7 +11,7 @@ import { RangeNode } from './sources/range';
 import { TensorSliceElement, TensorSlicesNode } from './sources/tensor_slices';
 import type { InMemorySourceOptions } from './sources/memory_content_hash';
 import { LineFile } from './sources/line_file';
-import { LineSourceNode } from './sources/text_lines';
+import { LineSourceNode, type FileSourceOptions } from './sources/text_lines';
 
 export { CheckpointableDataset, DATASET_STATE_FORMAT_VERSION } from './dataset';
 export { CheckpointableIterator } from './iterator';
@@ -27,6 +27,7 @@ export { csv, CsvDataset } from './sources/csv';
 export type { CsvConfig, CsvColumnConfig, CsvRow, CsvValue } from './sources/csv';
 export type { TensorSliceElement } from './sources/tensor_slices';
 export type { InMemorySourceOptions } from './sources/memory_content_hash';
+export type { FileSourceOptions } from './sources/text_lines';
 // Building blocks that appear in the signatures of CheckpointableDataset / CheckpointableIterator.
 export type { PipelineNode } from './node';
 export type { Item } from './iterator';
@@ -64,9 +65,13 @@ export function generator<T extends tf.TensorContainer>(fn: GeneratorFn<T>, opti
 
 /**
  * Lines of a text file, resumable by byte offset, split like tf.data's `TextLineDataset` (`\n`, a trailing `\r`
- * dropped). `source` is a plain path or a `file://` URL (the form tfjs takes in Node).
+ * dropped). `source` is a plain path or a `file://` URL (the form tfjs takes in Node). A hash of the file's bytes
+ * joins the pipeline fingerprint, so a state saved over an edited file is refused; `{ verifyContent: false }` when
+ * the file changes between runs on purpose.
  */
-export function textLines(source: string): CheckpointableDataset<string> {
+export function textLines(source: string, options: FileSourceOptions = {}): CheckpointableDataset<string> {
   const file = new LineFile(localDataFilePath(source, 'textLines'));
-  return new CheckpointableDataset(new LineSourceNode<string>(file, 'textLines', 0, (l) => l));
+  return new CheckpointableDataset(
+    new LineSourceNode<string>(file, 'textLines', 0, (l) => l, () => true, options.verifyContent ?? true),
+  );
 }

@@ -109,6 +109,14 @@ function checkFingerprint(expected: string, actual: string): void {
         );
       }
       const changed = contentChange(mine[i], theirs[i] as string | undefined);
+      if (changed === 'unchecked') continue;
+      if (changed === 'unhashed') {
+        throw new PipelineMismatchError(
+          `The saved state carries no hash of the file that op ${i} reads (it was saved by 0.1.0 or with ` +
+            `{ verifyContent: false }), so whether the file changed cannot be checked: ${mine[i]}. Build the source ` +
+            'with { verifyContent: false } to resume it anyway, or start without the saved state.',
+        );
+      }
       if (changed !== null) {
         throw new PipelineMismatchError(
           `The saved state belongs to other data: op ${i} reads a file whose content changed since the state was saved ` +
@@ -128,13 +136,20 @@ function checkFingerprint(expected: string, actual: string): void {
 /** Matches the `content=` part of a file source description (`textLines(...)`, `csv[...](...)`). */
 const CONTENT_ARG = /, content=([^,)]+)\)$/;
 
-/** `"<saved> then, <now> now"` when two descriptions differ only in their file content hash, else `null`. */
-function contentChange(expected: string | undefined, actual: string | undefined): string | null {
+/**
+ * How two file source descriptions differ: `"<saved> then, <now> now"` when only their content hashes differ;
+ * `'unchecked'` when this run's source was built with `verifyContent: false` (no hash) and they agree otherwise;
+ * `'unhashed'` when only the saved one lacks a hash; else `null`.
+ */
+function contentChange(expected: string | undefined, actual: string | undefined): string | 'unchecked' | 'unhashed' | null {
   if (expected === undefined || actual === undefined) return null;
   const now = CONTENT_ARG.exec(expected);
   const then = CONTENT_ARG.exec(actual);
-  if (now === null || then === null) return null;
-  if (expected.slice(0, now.index) !== actual.slice(0, then.index)) return null;
+  const mineBase = now === null ? expected : `${expected.slice(0, now.index)})`;
+  const theirBase = then === null ? actual : `${actual.slice(0, then.index)})`;
+  if (mineBase !== theirBase || (now === null && then === null)) return null;
+  if (now === null) return 'unchecked';
+  if (then === null) return 'unhashed';
   return `hash ${then[1]} then, ${now[1]} now`;
 }
 

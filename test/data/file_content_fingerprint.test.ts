@@ -93,4 +93,31 @@ describe('the fingerprint of a file source covers its bytes', () => {
     fs.closeSync(fd);
     expect(() => data.textLines(file).restoreState(state)).toThrow(/reads a file whose content changed since the state was saved/);
   });
+
+  it('verifyContent: false resumes over an edited file; a state without a hash is refused unless opted out', async () => {
+    const file = path.join(dir, 'optout.txt');
+    const lines = Array.from({ length: 12 }, (_, i) => `row ${String(i).padStart(2, '0')}`);
+    fs.writeFileSync(file, lines.join('\n') + '\n');
+    const hashed = await stateAfter(data.textLines(file), 4);
+    fs.writeFileSync(file, (lines.join('\n') + '\n').replace('row 07', 'row 77'));
+
+    const optedOut = data.textLines(file, { verifyContent: false });
+    expect(JSON.parse(optedOut.fingerprint())).toEqual([`textLines(path=${JSON.stringify(file)}, bytes=${fs.statSync(file).size})`]);
+    optedOut.restoreState(hashed);
+    expect(await optedOut.toArray()).toEqual(['row 04', 'row 05', 'row 06', 'row 77', 'row 08', 'row 09', 'row 10', 'row 11']);
+
+    const unhashed = await stateAfter(data.textLines(file, { verifyContent: false }), 2);
+    const description = `textLines(path=${JSON.stringify(file)}, bytes=${fs.statSync(file).size}, content=${
+      /content=([^,)]+)\)/.exec(data.textLines(file).fingerprint())?.[1]
+    })`;
+    expect(() => data.textLines(file).restoreState(unhashed)).toThrow(
+      new PipelineMismatchError(
+        'The saved state carries no hash of the file that op 0 reads (it was saved by 0.1.0 or with ' +
+          `{ verifyContent: false }), so whether the file changed cannot be checked: ${description}. Build the source ` +
+          'with { verifyContent: false } to resume it anyway, or start without the saved state.',
+      ),
+    );
+    const csvOptedOut = data.csv(file, { hasHeader: false, columnNames: ['text'], verifyContent: false });
+    expect(csvOptedOut.fingerprint()).not.toMatch(/content=/);
+  });
 });

@@ -40,6 +40,8 @@ export interface CsvConfig {
   delimiter?: string;
   /** Fields are separated by runs of spaces (then `delimiter` must not be given). Default false. */
   delimWhitespace?: boolean;
+  /** See {@link FileSourceOptions.verifyContent} (default `true`). */
+  verifyContent?: boolean;
 }
 
 /** One parsed CSV cell: a number, a string, `undefined` for an empty cell, or the column's `default`. */
@@ -137,7 +139,14 @@ export function csv(source: string, config: CsvConfig = {}): CsvDataset {
     return hasLabel ? { xs, ys } : xs;
   };
   const describeConfig = JSON.stringify({ delimiter, delimWhitespace, hasHeader, columns: names, configs, only });
-  const node = new LineSourceNode<CsvRow>(file, `csv[${describeConfig}]`, firstOffset, parse, (l) => l !== '');
+  const node = new LineSourceNode<CsvRow>(
+    file,
+    `csv[${describeConfig}]`,
+    firstOffset,
+    parse,
+    (l) => l !== '',
+    config.verifyContent ?? true,
+  );
   return new CsvDataset(node, only ? Object.keys(configs) : names);
 }
 

@@ -6,6 +6,17 @@ import type { JsonValue } from '../state';
 import { readInt, readObject } from '../state_fields';
 import { FileLine, LineFile } from './line_file';
 
+/** Options of the file sources (`data.textLines`, `data.csv`). */
+export interface FileSourceOptions {
+  /**
+   * Put a hash of the file's bytes into the pipeline fingerprint (default `true`), so a state saved over a file
+   * whose content changed (an edited row of the same size) is refused with `PipelineMismatchError` instead of
+   * resuming at byte offsets that now point at other lines. `false` when the file changes between runs on purpose
+   * and you accept that: the file is then identified by its path and size only.
+   */
+  verifyContent?: boolean;
+}
+
 /**
  * Lines of a text file (node path). Resumes by byte offset: a restore seeks, it does not re-read what was before.
  * Element keys are line start offsets. `parse` turns a line into an element (used by `csv`); `keep` drops lines.
@@ -22,6 +33,8 @@ export class LineSourceNode<T> extends PipelineNode<T> {
     readonly firstOffset: number,
     readonly parse: (line: string) => T,
     readonly keep: (line: string) => boolean = () => true,
+    /** Put a hash of the file's bytes into the description (see {@link FileSourceOptions}). */
+    private readonly verifyContent = true,
   ) {
     super();
   }
@@ -34,9 +47,13 @@ export class LineSourceNode<T> extends PipelineNode<T> {
     return this.file.size;
   }
 
-  /** Path, size and a hash of the bytes: a state saved over other content (an edited row, same size) is refused. */
+  /**
+   * Path, size and a hash of the bytes: a state saved over other content (an edited row, same size) is refused.
+   * Without `verifyContent`, path and size only (and the file is not read for a hash).
+   */
   describe(): string {
-    return `${this.name}(path=${JSON.stringify(this.file.path)}, bytes=${this.file.size}, content=${this.file.contentHash()})`;
+    const identity = `path=${JSON.stringify(this.file.path)}, bytes=${this.file.size}`;
+    return this.verifyContent ? `${this.name}(${identity}, content=${this.file.contentHash()})` : `${this.name}(${identity})`;
   }
 
   createIterator(): CheckpointableIterator<T> {
