@@ -34,6 +34,47 @@ export interface CheckpointStorage {
    * live writer holds it; a lock left by a dead process is recovered. Returns the release function.
    */
   lock(): Promise<() => Promise<void>>;
+  /**
+   * Optional: the fencing token of the writer lock this object holds (set by `lock()`, cleared on
+   * release). The checkpoint writer checks it before every write, so a job that lost its lock writes nothing more.
+   */
+  readonly heldLockToken?: string;
+  /**
+   * Optional: throws `CheckpointLockError` unless the writer lock is (still) held under `token`. Works on
+   * any instance opened on the same root, e.g. the checkpoint writer's worker thread's.
+   */
+  checkLockToken?(token: string): Promise<void>;
+  /**
+   * Optional: how a worker thread opens this same storage with `openStorage`, or `null` when this object
+   * carries behaviour that cannot cross threads (an injected file system, clock or SDK). Without it,
+   * checkpoints are written on the training thread.
+   */
+  describeForWorker?(): WorkerStorageDescription | null;
+}
+
+/**
+ * A storage as plain data, for `openStorage` in another thread: the modelDir string and the options that
+ * can be cloned (no functions). Credentials not given here come from the worker's environment, which is
+ * the training thread's.
+ */
+export interface WorkerStorageDescription {
+  /** The modelDir string (`/abs/path` or `s3://bucket/prefix`). */
+  modelDir: string;
+  /** Cloneable local options. */
+  local?: { lockStaleMs?: number };
+  /** Cloneable S3 options. */
+  s3?: {
+    endpoint?: string;
+    region?: string;
+    credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+    forcePathStyle?: boolean;
+    maxAttempts?: number;
+    retryBaseDelayMs?: number;
+    retryMaxDelayMs?: number;
+    lockStaleMs?: number;
+    connectionTimeoutMs?: number;
+    requestTimeoutMs?: number;
+  };
 }
 
 /** Metadata of one stored object. */
