@@ -6,6 +6,8 @@ import { InvalidArgumentError, ResumableError } from '../errors';
 import { BlobCheckpointStore } from '../checkpoint/blob_checkpoint_store';
 import { parseModelDir, withStorage } from '../checkpoint/open_storage';
 import { inputCheckpointNames } from '../hooks/checkpoint_input_pipeline_hook';
+import { CheckpointWriter } from '../checkpoint/checkpoint_writer';
+import { CheckpointInputPipelineHook } from '../hooks/checkpoint_input_pipeline_hook';
 import { CheckpointSaverHook } from '../hooks/checkpoint_saver_hook';
 import { HookCallback } from '../hooks/hook_callback';
 import type { SessionRunHook } from '../hooks/session_run_hook';
@@ -127,8 +129,14 @@ export class Estimator {
     if (steps !== undefined) hooks.push(new StopAtStepHook({ numSteps: steps }));
     if (maxSteps !== undefined) hooks.push(new StopAtStepHook({ lastStep: maxSteps }));
     if (this.config.isChief) {
+      // One writer per run: the saver's, shared by the input hooks writing the same modelDir.
+      const writer = new CheckpointWriter(this.modelDir, { background: this.config.backgroundCheckpointWrites });
+      for (const hook of hooks) {
+        if (hook instanceof CheckpointInputPipelineHook && hook.modelDir === this.modelDir) hook.shareWriter(writer);
+      }
       hooks.push(
         new CheckpointSaverHook(this.modelDir, {
+          writer,
           ...(this.config.saveCheckpointsSteps !== undefined
             ? { saveSteps: this.config.saveCheckpointsSteps }
             : { saveSecs: this.config.saveCheckpointsSecs }),

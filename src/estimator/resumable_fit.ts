@@ -7,6 +7,7 @@ import { checkDeterminism } from './determinism_check';
 import { INPUT_PIPELINE_SAVEABLE_NAME, makeSaveableFromIterator } from '../data/saveable';
 import { CorruptCheckpointError, InvalidArgumentError } from '../errors';
 import { CallbackStateKeeper } from '../hooks/callback_state_keeper';
+import { CheckpointWriter } from '../checkpoint/checkpoint_writer';
 import { CheckpointSaverHook } from '../hooks/checkpoint_saver_hook';
 import type { CheckpointSaverListener } from '../hooks/checkpoint_saver_listener';
 import { HookCallback } from '../hooks/hook_callback';
@@ -62,6 +63,11 @@ export interface ResumableFitOptions {
   exitOnPreemption?: boolean;
   /** Where restores, fallbacks and failed background saves are reported. Default `console.warn`. */
   logger?: CheckpointLogger;
+  /**
+   * Write checkpoints in a background worker thread (default `true`); `false` waits for every save to be
+   * durable before the next step, as TF's synchronous saver does.
+   */
+  background?: boolean;
   /**
    * Seed of the per-epoch shuffle of the tensor form `resumableFit(model, xs, ys, ...)` (fit's `shuffle`,
    * which tfjs draws from `Math.random`). Default 0. Ignored for datasets, which carry their own seeds.
@@ -204,6 +210,8 @@ async function runResumableFit<T extends tf.TensorContainer>(
     options.preemption === false ? undefined : new PreemptionHook(options.preemption === true ? {} : options.preemption);
   const saver = new CheckpointSaverHook(options.modelDir, {
     ...saveCadence(options, stepsPerEpoch),
+    // One writer per run, handed to the saver explicitly.
+    writer: new CheckpointWriter(options.modelDir, { background: options.background }),
     keepCheckpointMax: options.keepCheckpointMax,
     ...(options.listeners !== undefined ? { listeners: options.listeners } : {}),
     logger,
