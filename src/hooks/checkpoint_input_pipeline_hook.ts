@@ -30,6 +30,8 @@ export interface InputCheckpointEstimator {
     keepCheckpointMax?: number;
     /** Whether this process writes the model checkpoints (default true); see the class doc. */
     isChief?: boolean;
+    /** `false`: every input save is durable before the next step (TF's synchronous saves); a `RunConfig` fits. */
+    backgroundCheckpointWrites?: boolean;
   };
 }
 
@@ -44,6 +46,12 @@ export interface CheckpointInputPipelineHookOptions {
    * this hook). Default: the hook creates its own.
    */
   writer?: CheckpointWriter;
+  /**
+   * Write in the background (default: `config.backgroundCheckpointWrites`, else `true`): a newer save
+   * replaces one still waiting. `false` waits in `afterRun` until each input checkpoint is durable, so
+   * every triggered save is written.
+   */
+  background?: boolean;
 }
 
 /** File names of one worker's input checkpoints: blobs `<prefix>-<step>` listed in the index `indexName`. */
@@ -163,7 +171,10 @@ export class CheckpointInputPipelineHook extends SessionRunHook {
     this.inputs = session.datasets;
     this.timer.reset();
     this.lastSavedStep = null;
-    const writer = this.options.writer ?? this.sharedWriter ?? new CheckpointWriter(this.options.storage ?? this.estimator.modelDir);
+    const writer =
+      this.options.writer ??
+      this.sharedWriter ??
+      new CheckpointWriter(this.options.storage ?? this.estimator.modelDir, { background: this.background });
     // Started (the worker ready) before the first save; a writer shared with the saver is already open.
     await writer.open();
     this.writer = writer;
@@ -198,7 +209,12 @@ export class CheckpointInputPipelineHook extends SessionRunHook {
     if (this.timer.shouldTriggerForStep(step)) {
       this.timer.updateLastTriggeredStep(step);
       this.queueSave(step);
+      if (!this.background) await this.writes;
     }
+  }
+
+  private get background(): boolean {
+    return this.options.background ?? this.estimator.config.backgroundCheckpointWrites ?? true;
   }
 
   /** Saves the final position (unless just saved) and waits until every input checkpoint is on disk. */
