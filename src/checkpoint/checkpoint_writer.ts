@@ -107,7 +107,7 @@ export class CheckpointWriter {
       this.worker.on('message', (message: FromWriterWorker) => this.onWorkerMessage(message));
       this.worker.on('error', (error) => this.onWorkerGone(`threw ${error.message}`));
       this.worker.on('exit', (code) => this.onWorkerGone(`exited with code ${code}`));
-      // Writes still queued when the process ends for another reason are lost anyway; do not keep it alive.
+      // An idle worker must not keep the process alive; while saves are pending it does (see submit).
       this.worker.unref();
     } else {
       this.localFenced = new FencedStorage(storage);
@@ -132,7 +132,11 @@ export class CheckpointWriter {
     this.throwIfFailed();
     const id = this.nextId++;
     const result = new Promise<SaveResult>((resolve, reject) => this.pending.set(id, { step: stepOf(job), resolve, reject }));
-    if (this.worker !== undefined) this.post({ type: 'job', id, job }, transferablesOf(job));
+    if (this.worker !== undefined) {
+      // Waiting for a save (end(), a synchronous save) must keep the process alive until it is durable.
+      if (this.pending.size === 1) this.worker.ref();
+      this.post({ type: 'job', id, job }, transferablesOf(job));
+    }
     else if (this.local !== undefined) this.local.submit(id, job);
     else throw new CheckpointError('CheckpointWriter used before open(): the hooks open it in begin().');
     return result;
@@ -233,6 +237,7 @@ export class CheckpointWriter {
 
   private settleDrain(): void {
     if (this.pending.size > 0) return;
+    this.worker?.unref();
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const resolve of waiters) resolve();
