@@ -1,3 +1,6 @@
+import type { LocalCheckpointStorageOptions } from './local_storage';
+import type { S3CheckpointStorageOptions } from './s3_storage';
+
 /**
  * The one interface behind everything that touches a modelDir. The local file system is the default
  * implementation; an object store (S3) is another. Paths are always relative to the storage root and
@@ -61,20 +64,21 @@ export interface WorkerStorageDescription {
   /** The modelDir string (`/abs/path` or `s3://bucket/prefix`). */
   modelDir: string;
   /** Cloneable local options. */
-  local?: { lockStaleMs?: number };
-  /** Cloneable S3 options. */
-  s3?: {
-    endpoint?: string;
-    region?: string;
-    credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-    forcePathStyle?: boolean;
-    maxAttempts?: number;
-    retryBaseDelayMs?: number;
-    retryMaxDelayMs?: number;
-    lockStaleMs?: number;
-    connectionTimeoutMs?: number;
-    requestTimeoutMs?: number;
-  };
+  local?: Pick<LocalCheckpointStorageOptions, 'lockStaleMs'>;
+  /** Cloneable S3 options (endpoint, region and credentials resolved from the environment when given there). */
+  s3?: Pick<
+    S3CheckpointStorageOptions,
+    | 'endpoint'
+    | 'region'
+    | 'credentials'
+    | 'forcePathStyle'
+    | 'maxAttempts'
+    | 'retryBaseDelayMs'
+    | 'retryMaxDelayMs'
+    | 'lockStaleMs'
+    | 'connectionTimeoutMs'
+    | 'requestTimeoutMs'
+  >;
 }
 
 /** Metadata of one stored object. */
