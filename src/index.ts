@@ -37,6 +37,9 @@ export {
   type CheckpointInputPipelineHookOptions,
 } from './hooks/checkpoint_input_pipeline_hook';
 export { CheckpointSaverHook, type CheckpointSaverHookOptions } from './hooks/checkpoint_saver_hook';
+export { CheckpointWriter, type CheckpointWriterOptions, type SaveResult } from './checkpoint/checkpoint_writer';
+export type { WriteJob, ModelWriteJob, BlobWriteJob } from './checkpoint/write_job';
+export type { WorkerStorageDescription } from './checkpoint/storage';
 export { CheckpointSaverListener } from './hooks/checkpoint_saver_listener';
 export { Estimator, type EstimatorOptions, type TrainOptions, type EvaluateOptions, type InputFn, type EstimatorInput } from './estimator/estimator';
 export {

@@ -60,6 +60,21 @@ function numbersOf(word: string, stdout: string): number[] {
   return [...stdout.matchAll(new RegExp(`^${word} (\\d+)$`, 'gm'))].map((m) => Number(m[1]));
 }
 
+/** A kill loses at most the saves triggered less than this before it (their writes had no time to finish). */
+const BOUNDED_LOSS_MS = 200;
+
+/**
+ * The newest save the killed child triggered at least {@link BOUNDED_LOSS_MS} before the kill (0: none):
+ * the restart must resume from it or from a newer one.
+ */
+function newestSaveDueBy(killed: ChildOutcome): number {
+  if (killed.killedAtMs === undefined) return 0;
+  const due = [...killed.stdout.matchAll(/^trigger (\d+) at (\d+)$/gm)]
+    .filter((m) => Number(m[2]) <= (killed.killedAtMs as number) - BOUNDED_LOSS_MS)
+    .map((m) => Number(m[1]));
+  return due.length > 0 ? Math.max(...due) : 0;
+}
+
 /** The step a child started from: its `resumed` line (`none` → 0). */
 function resumedStep(outcome: ChildOutcome): number | undefined {
   const match = /^resumed (none|\d+)$/m.exec(outcome.stdout);
@@ -152,6 +167,7 @@ async function runSeed(seed: number): Promise<SeedResult> {
   const outFile = path.join(dir, 'weights.bin');
   const kills: KillRecord[] = [];
   const restoredSteps: number[] = [];
+  const stepsLost: number[] = [];
   try {
     const reference = await referenceSha(config);
     const killCount = 1 + Math.floor(seedrandom.alea(`kill-count-${seed}`)() * 3);
@@ -166,7 +182,16 @@ async function runSeed(seed: number): Promise<SeedResult> {
       afterKill: async (kill, killed) => {
         kills.push(kill);
         acknowledged = Math.max(acknowledged, ...numbersOf('saved', killed.stdout));
-        restoredSteps.push((await checkAfterKill(modelDir, acknowledged)).restoredStep);
+        const { restoredStep } = await checkAfterKill(modelDir, acknowledged);
+        restoredSteps.push(restoredStep);
+        stepsLost.push(Math.max(0, killed.lastStep - restoredStep));
+        const due = newestSaveDueBy(killed);
+        if (restoredStep < due) {
+          throw new Error(
+            `unbounded loss: checkpoint ${due} was triggered at least ${BOUNDED_LOSS_MS} ms before the kill but the ` +
+              `restart resumes from step ${restoredStep} (killed after step ${killed.lastStep})`,
+          );
+        }
       },
     });
     kills.push(...run.kills.filter((k) => k.childFinishedFirst));
@@ -181,7 +206,7 @@ async function runSeed(seed: number): Promise<SeedResult> {
     expect(createHash('sha256').update(fs.readFileSync(outFile)).digest('hex')).toBe(sha);
     if (sha !== reference) throw new Error(`final weights differ from the uninterrupted run: sha256 ${sha}, reference ${reference}`);
     fs.rmSync(dir, { recursive: true, force: true });
-    return { line: `seed ${seed}: ${describeRun(config, kills, restoredSteps)}, final sha256 equal` };
+    return { line: `seed ${seed}: ${describeRun(config, kills, restoredSteps)}, steps lost [${stepsLost.join(', ')}], final sha256 equal` };
   } catch (e) {
     const cause = e instanceof Error ? e : new Error(String(e));
     const where = `${describeRun(config, kills, restoredSteps)}; files kept in ${dir}`;

@@ -1,0 +1,40 @@
+/**
+ * The checkpoint writer's worker thread: opens the storage from its description, then writes, fsyncs,
+ * renames and commits indexes for the jobs the training thread posts, with the same code the training
+ * thread would run (`runWriteJob`) and the same queue discipline (`WriteScheduler`). It runs while tfjs
+ * blocks the training thread's event loop, so a snapshot is durable within milliseconds.
+ */
+import { parentPort, workerData } from 'worker_threads';
+import { FencedStorage } from './fenced_storage';
+import { closeStorage, openStorage } from './open_storage';
+import type { WorkerStorageDescription } from './storage';
+import { runWriteJob } from './write_job';
+import { WriteScheduler } from './write_scheduler';
+import { type FromWriterWorker, type ToWriterWorker, cloneError } from './writer_messages';
+
+const port = parentPort;
+if (port === null) throw new Error('checkpoint_writer_worker must run as a worker thread (see CheckpointWriter).');
+const description = (workerData as { storage: WorkerStorageDescription }).storage;
+const inner = openStorage(description.modelDir, { local: description.local, s3: description.s3 });
+const storage = new FencedStorage(inner);
+const post = (message: FromWriterWorker): void => port.postMessage(message);
+const scheduler = new WriteScheduler(
+  (job) => runWriteJob(storage, job),
+  (outcome) => {
+    if (outcome.status === 'written') post({ type: 'written', id: outcome.id });
+    else if (outcome.status === 'replaced') post({ type: 'replaced', id: outcome.id, by: outcome.by });
+    else post({ type: 'failed', id: outcome.id, error: cloneError(outcome.error) });
+  },
+);
+
+port.on('message', (message: ToWriterWorker) => {
+  if (message.type === 'job') scheduler.submit(message.id, message.job);
+  else if (message.type === 'fence') storage.setToken(message.token);
+  else {
+    void scheduler.drained().then(() => {
+      closeStorage(inner);
+      post({ type: 'closed' });
+    });
+  }
+});
+post({ type: 'ready' });
