@@ -1,8 +1,6 @@
-import { CorruptCheckpointError } from '../errors';
 import { BlobCheckpointStore } from './blob_checkpoint_store';
-import { readIndex } from './checkpoint_index';
-import { writeCheckpoint } from './checkpoint_manager';
-import { type CheckpointMeta, MODEL_CHECKPOINT_PREFIX, MODEL_INDEX_NAME } from './model_checkpoint';
+import { modelSeries, writeCheckpoint } from './checkpoint_manager';
+import type { CheckpointMeta } from './model_checkpoint';
 import type { ModelSnapshot } from './model_snapshot';
 import type { CheckpointStorage } from './storage';
 
@@ -87,13 +85,10 @@ export async function runWriteJob(storage: CheckpointStorage, job: WriteJob): Pr
   await store.save(job.step, job.bytes, job.protectNewestModelStep ? await newestModelStep(storage) : undefined);
 }
 
+/**
+ * Step of the newest model checkpoint (the series' own rule: index, or a scan when the index is damaged),
+ * so blob retention keeps the input checkpoint a resume from that model step needs.
+ */
 async function newestModelStep(storage: CheckpointStorage): Promise<number | undefined> {
-  try {
-    const entries = await readIndex(storage, MODEL_INDEX_NAME, MODEL_CHECKPOINT_PREFIX);
-    return entries !== null && entries.length > 0 ? entries[entries.length - 1].step : undefined;
-  } catch (e) {
-    // A damaged model index protects nothing; restoreLatest reports it and falls back by scanning.
-    if (e instanceof CorruptCheckpointError) return undefined;
-    throw e;
-  }
+  return (await modelSeries(storage).latestStep()) ?? undefined;
 }
