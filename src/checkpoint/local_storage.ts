@@ -385,7 +385,7 @@ export class LocalCheckpointStorage implements CheckpointStorage {
    * host that is no longer running is taken over at once, so a job restarted after `kill -9` starts
    * immediately; another live writer → `CheckpointLockError` naming it.
    */
-  async lock(): Promise<() => Promise<void>> {
+  async lock(): Promise<(() => Promise<void>) & { readonly token: string }> {
     const held = await acquireDirectoryLock(await this.realRoot(), {
       staleMs: this.lockStaleMs,
       now: this.now,
@@ -393,10 +393,11 @@ export class LocalCheckpointStorage implements CheckpointStorage {
       displayName: this.location,
     });
     this.lockToken = held.token;
-    return async () => {
+    const release = async (): Promise<void> => {
       if (this.lockToken === held.token) this.lockToken = undefined;
       await held();
     };
+    return Object.assign(release, { token: held.token });
   }
 
   /** The owner token of the lock `lock()` took, while held. */

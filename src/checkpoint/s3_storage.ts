@@ -286,7 +286,7 @@ export class S3CheckpointStorage implements CheckpointStorage {
    * While held, a heartbeat rewrites the record every `lockStaleMs / 3`, so only a dead job's lock goes
    * stale. If the heartbeat finds that another writer took the lock over, the release function throws.
    */
-  async lock(): Promise<() => Promise<void>> {
+  async lock(): Promise<(() => Promise<void>) & { readonly token: string }> {
     const lockKey = this.lockKey();
     const existing = await this.readLock();
     if (existing !== null) {
@@ -323,11 +323,12 @@ export class S3CheckpointStorage implements CheckpointStorage {
     }
     rememberHeldToken(owner);
     this.lockToken = owner;
-    const release = this.startHeartbeat(record);
-    return async () => {
+    const stopHeartbeat = this.startHeartbeat(record);
+    const release = async (): Promise<void> => {
       if (this.lockToken === owner) this.lockToken = undefined;
-      await release();
+      await stopHeartbeat();
     };
+    return Object.assign(release, { token: owner });
   }
 
   /** The owner token of the lock `lock()` took, while held. */
