@@ -3,6 +3,7 @@ import { CheckpointError, CheckpointNotFoundError, InvalidArgumentError, PathEsc
 import { crc32 } from './checksum';
 import { acquireDirectoryLock, checkDirectoryLockToken } from './directory_lock';
 import { FsLayer, realFsLayer } from './fs_layer';
+import { lockStaleMsFromEnv } from './lock_stale_env';
 import { CheckpointLogger, consoleLogger } from './logger';
 import { checkRelativePath } from './paths';
 import { CheckpointStorage, StorageStat, WorkerStorageDescription } from './storage';
@@ -85,7 +86,7 @@ export class LocalCheckpointStorage implements CheckpointStorage {
   constructor(dir: string, options: LocalCheckpointStorageOptions = {}) {
     this.location = path.resolve(dir);
     this.fs = options.fs ?? realFsLayer;
-    this.lockStaleMs = options.lockStaleMs ?? 10000;
+    this.lockStaleMs = options.lockStaleMs ?? lockStaleMsFromEnv() ?? 10000;
     if (!(this.lockStaleMs > 0)) {
       throw new InvalidArgumentError(`lockStaleMs must be a positive number of milliseconds, got ${this.lockStaleMs}.`);
     }

@@ -1,4 +1,5 @@
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import { lockStaleMsFromEnv } from './lock_stale_env';
 import { randomUUID } from 'crypto';
 import * as os from 'os';
 import { CheckpointError, CheckpointLockError, CheckpointLockHeldError, CheckpointNotFoundError, InvalidArgumentError } from '../errors';
@@ -152,7 +153,7 @@ export class S3CheckpointStorage implements CheckpointStorage {
       maxDelayMs: positive(options.retryMaxDelayMs, DEFAULT_RETRY_POLICY.maxDelayMs, 'retryMaxDelayMs'),
       sleep: options.sleep ?? DEFAULT_RETRY_POLICY.sleep,
     };
-    this.lockStaleMs = positive(options.lockStaleMs, 60_000, 'lockStaleMs');
+    this.lockStaleMs = positive(options.lockStaleMs ?? lockStaleMsFromEnv(env), 60_000, 'lockStaleMs');
     this.lockVerifyDelayMs = positive(options.lockVerifyDelayMs, 250, 'lockVerifyDelayMs');
     this.now = options.now ?? Date.now;
 
