@@ -83,17 +83,16 @@ describe('a checkpoint writer whose worker dies before an index commit', () => {
             'Checkpoints written before are intact; restart the job to resume from the latest one\\.$',
         ),
       );
-      // Saves at steps 1 (the first step), 3, 5, 7, ... (every 2 from the last): the 4th index write (step 7) never happened.
-      const steps = await indexedSteps(dir);
-      expect(steps).toEqual([1, 3, 5]);
+      // Saves trigger at steps 1 (the first step), 3, 5, 7, ... (every 2 from the last); a waiting one may be
+      // replaced by a newer one, so which were written depends on timing, but exactly three index writes happened.
+      const steps = (await indexedSteps(dir)) ?? [];
+      expect(steps.length).toBe(3);
+      expect(steps[0]).toBe(1);
+      expect(steps.every((step, i) => step % 2 === 1 && (i === 0 || step > steps[i - 1]))).toBe(true);
       const report = await verifyCheckpoints(dir);
-      expect(report.filter((entry) => entry.inIndex).map((entry) => [entry.step, entry.status])).toEqual([
-        [1, 'ok'],
-        [3, 'ok'],
-        [5, 'ok'],
-      ]);
+      expect(report.filter((entry) => entry.inIndex).map((entry) => [entry.step, entry.status])).toEqual(steps.map((step) => [step, 'ok']));
       model.dispose();
       const again = tinyModel();
-      expect((await restoreLatest(again, dir, { logger: new RecordingLogger() }))?.globalStep).toBe(5);
+      expect((await restoreLatest(again, dir, { logger: new RecordingLogger() }))?.globalStep).toBe(steps[2]);
     }));
 });
