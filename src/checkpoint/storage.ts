@@ -40,7 +40,7 @@ export interface CheckpointStorage {
   /**
    * Takes the exclusive writer lock of this storage root. Throws `CheckpointLockError` when another
    * live writer holds it; a lock left by a dead process is recovered. Returns the release function;
-   * on backends with fencing it carries the lock's fencing `token` (see {@link checkLockToken}), so
+   * on backends with fencing it carries the lock's fencing `token` (see `checkLockToken`), so
    * whoever holds the lock can fence writes made through another instance of the same root.
    */
   lock(): Promise<(() => Promise<void>) & { readonly token?: string }>;
