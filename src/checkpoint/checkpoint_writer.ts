@@ -299,7 +299,9 @@ async function startWorker(
   const script = path.join(__dirname, `checkpoint_writer_worker${extension}`);
   const { port1: port, port2: workerPort } = new MessageChannel();
   const workerData: WriterWorkerData = { storage: description, port: workerPort, testFault: process.env[WRITER_TEST_FAULT_ENV] };
-  const options = { workerData, transferList: [workerPort] };
+  // The training thread's environment as it is now (credentials, endpoints), also where process.env was
+  // replaced (test runners do): a worker's default is the process's original environment.
+  const options = { workerData, transferList: [workerPort], env: { ...process.env } };
   const worker =
     extension === '.ts'
       ? new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(script)});`, {
