@@ -62,5 +62,11 @@ export class CheckpointLockHeldError extends CheckpointLockError {
   }
 }
 
+/**
+ * The checkpoint writer cannot write any more: its worker thread died or failed to start. Raised at the
+ * next training step after it happened; the checkpoints already acknowledged stay valid.
+ */
+export class CheckpointWriterError extends CheckpointError {}
+
 /** A path read from an index or passed by the user would leave the checkpoint directory. */
 export class PathEscapeError extends CheckpointError {}

@@ -26,6 +26,7 @@ export { LoggingTensorHook } from './hooks/logging_tensor_hook';
 export { NanTensorHook } from './hooks/nan_tensor_hook';
 export { PreemptionHook } from './hooks/preemption_hook';
 export { CheckpointSaverHook } from './hooks/checkpoint_saver_hook';
+export { CheckpointWriter } from './checkpoint/checkpoint_writer';
 export { CheckpointSaverListener } from './hooks/checkpoint_saver_listener';
 export { CheckpointInputPipelineHook } from './hooks/checkpoint_input_pipeline_hook';
 export { makeSaveableFromIterator } from './data/saveable';
@@ -47,6 +48,7 @@ export {
   CorruptCheckpointError,
   CheckpointLockError,
   CheckpointLockHeldError,
+  CheckpointWriterError,
 } from './errors';
 export { UnsupportedModelDirError } from './checkpoint/open_storage';
 export {

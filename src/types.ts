@@ -24,6 +24,11 @@ export type { PreemptionHookOptions, SignalSource } from './hooks/preemption_hoo
 export type { StatefulCallback } from './hooks/callback_state';
 export type { InputCheckpointEstimator, CheckpointInputPipelineHookOptions } from './hooks/checkpoint_input_pipeline_hook';
 export type { CheckpointSaverHookOptions } from './hooks/checkpoint_saver_hook';
+export type { CheckpointWriterOptions, SaveResult } from './checkpoint/checkpoint_writer';
+export type { WriteJob, ModelWriteJob, BlobWriteJob } from './checkpoint/write_job';
+export type { WorkerStorageDescription } from './checkpoint/storage';
+export type { ModelSnapshot, OptimizerSnapshot } from './checkpoint/model_snapshot';
+export type { TensorData, TensorSpec, CheckpointDtype } from './checkpoint/tensor_data';
 export type { RunConfigOptions } from './estimator/run_config';
 export type { DeterminismCheckOptions } from './estimator/determinism_check';
 export type { BackendChoice, BackendName, UseFastestBackendOptions } from './backend';

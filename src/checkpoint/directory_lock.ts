@@ -223,7 +223,7 @@ function heldError(lockDir: string, seen: LockInspection, options: DirectoryLock
  * function, which throws `CheckpointLockError` when the lock was taken over meanwhile (and then leaves
  * the new holder's lock alone).
  */
-export async function acquireDirectoryLock(root: string, options: DirectoryLockOptions): Promise<() => Promise<void>> {
+export async function acquireDirectoryLock(root: string, options: DirectoryLockOptions): Promise<HeldDirectoryLock> {
   const lockDir = path.join(root, LOCK_DIR_NAME);
   for (let attempt = 1; ; attempt++) {
     const taken = await tryAcquire(root, lockDir, options);
@@ -243,7 +243,7 @@ export async function acquireDirectoryLock(root: string, options: DirectoryLockO
 }
 
 /** One proper-lockfile acquisition; `null` when the lock is held. */
-async function tryAcquire(root: string, lockDir: string, options: DirectoryLockOptions): Promise<(() => Promise<void>) | null> {
+async function tryAcquire(root: string, lockDir: string, options: DirectoryLockOptions): Promise<HeldDirectoryLock | null> {
   const owner: LockOwner = { pid: process.pid, hostname: os.hostname(), token: randomUUID(), startedMs: options.now() };
   const state = { lost: false, released: false };
   let release: () => Promise<void>;
@@ -287,7 +287,7 @@ async function tryAcquire(root: string, lockDir: string, options: DirectoryLockO
   }, Math.max(1, Math.floor(options.staleMs / 3)));
   timer.unref();
 
-  return async () => {
+  const releaseLock = async (): Promise<void> => {
     if (state.released) return;
     state.released = true;
     clearInterval(timer);
@@ -315,6 +315,27 @@ async function tryAcquire(root: string, lockDir: string, options: DirectoryLockO
       );
     }
   };
+  return Object.assign(releaseLock, { token: owner.token });
+}
+
+/** The release function of a held lock, carrying the lock's owner token (its fencing token). */
+export type HeldDirectoryLock = (() => Promise<void>) & {
+  /** The owner token written in the lock's owner file: while it is there, this job holds the lock. */
+  readonly token: string;
+};
+
+/**
+ * Throws `CheckpointLockError` unless the lock of `root` (real path) is held under `token`: the fencing
+ * check a writer makes before it writes, so a job whose lock was taken over writes nothing more.
+ */
+export async function checkDirectoryLockToken(root: string, token: string, displayName: string): Promise<void> {
+  const record = await readOwner(path.join(root, LOCK_DIR_NAME));
+  if (record?.owner?.token === token) return;
+  throw new CheckpointLockError(
+    `This job lost the writer lock of ${displayName}: it is now held by ${record === null ? 'nobody' : describeOwner(record.owner)} ` +
+      '(the lock was taken over, probably because this job was suspended past the stale time). Nothing more is written ' +
+      'by this job; the other job owns the modelDir now. Check that only one job trains on it.',
+  );
 }
 
 /**
@@ -328,7 +349,7 @@ async function takeOver(
   lockDir: string,
   seen: LockInspection,
   options: DirectoryLockOptions,
-): Promise<(() => Promise<void>) | null> {
+): Promise<HeldDirectoryLock | null> {
   const mutexDir = path.join(root, TAKEOVER_DIR_NAME);
   let releaseMutex: () => Promise<void>;
   try {

@@ -1,11 +1,12 @@
 import * as path from 'path';
 import { CheckpointError, CheckpointNotFoundError, InvalidArgumentError, PathEscapeError } from '../errors';
 import { crc32 } from './checksum';
-import { acquireDirectoryLock } from './directory_lock';
+import { acquireDirectoryLock, checkDirectoryLockToken } from './directory_lock';
 import { FsLayer, realFsLayer } from './fs_layer';
+import { lockStaleMsFromEnv } from './lock_stale_env';
 import { CheckpointLogger, consoleLogger } from './logger';
 import { checkRelativePath } from './paths';
-import { CheckpointStorage, StorageStat } from './storage';
+import { CheckpointStorage, type HeldLock, StorageStat, WorkerStorageDescription } from './storage';
 
 /** Options of {@link LocalCheckpointStorage}. */
 export interface LocalCheckpointStorageOptions {
@@ -72,6 +73,9 @@ export class LocalCheckpointStorage implements CheckpointStorage {
   private readonly readOnly: boolean;
   private readonly logger: CheckpointLogger;
   private readyPromise: Promise<string> | undefined;
+  private readonly cloneable: boolean;
+  private readonly givenLockStaleMs: number | undefined;
+  private lockToken: string | undefined;
 
   /**
    * Touches nothing on disk: the directory is checked (and created unless read-only) at first use; use
@@ -82,13 +86,16 @@ export class LocalCheckpointStorage implements CheckpointStorage {
   constructor(dir: string, options: LocalCheckpointStorageOptions = {}) {
     this.location = path.resolve(dir);
     this.fs = options.fs ?? realFsLayer;
-    this.lockStaleMs = options.lockStaleMs ?? 10000;
+    this.lockStaleMs = options.lockStaleMs ?? lockStaleMsFromEnv() ?? 10000;
     if (!(this.lockStaleMs > 0)) {
       throw new InvalidArgumentError(`lockStaleMs must be a positive number of milliseconds, got ${this.lockStaleMs}.`);
     }
     this.now = options.now ?? Date.now;
     this.readOnly = options.readOnly ?? false;
     this.logger = options.logger ?? consoleLogger;
+    this.givenLockStaleMs = options.lockStaleMs;
+    // An injected file system or clock stays on this thread: a worker could not reproduce it.
+    this.cloneable = options.fs === undefined && options.now === undefined && !this.readOnly;
   }
 
   /** Creates the storage and checks the directory right away (a file, or not writable → `CheckpointError`). */
@@ -379,12 +386,34 @@ export class LocalCheckpointStorage implements CheckpointStorage {
    * host that is no longer running is taken over at once, so a job restarted after `kill -9` starts
    * immediately; another live writer → `CheckpointLockError` naming it.
    */
-  async lock(): Promise<() => Promise<void>> {
-    return acquireDirectoryLock(await this.realRoot(), {
+  async lock(): Promise<HeldLock> {
+    const held = await acquireDirectoryLock(await this.realRoot(), {
       staleMs: this.lockStaleMs,
       now: this.now,
       logger: this.logger,
       displayName: this.location,
     });
+    this.lockToken = held.token;
+    const release = async (): Promise<void> => {
+      if (this.lockToken === held.token) this.lockToken = undefined;
+      await held();
+    };
+    return Object.assign(release, { token: held.token });
+  }
+
+  /** The owner token of the lock `lock()` took, while held. */
+  get heldLockToken(): string | undefined {
+    return this.lockToken;
+  }
+
+  /** Throws `CheckpointLockError` unless the directory's lock is held under `token`. */
+  async checkLockToken(token: string): Promise<void> {
+    await checkDirectoryLockToken(await this.realRoot(), token, this.location);
+  }
+
+  /** The directory and lock stale time; `null` with an injected file system or clock, or read-only. */
+  describeForWorker(): WorkerStorageDescription | null {
+    if (!this.cloneable) return null;
+    return { modelDir: this.location, local: this.givenLockStaleMs !== undefined ? { lockStaleMs: this.givenLockStaleMs } : {} };
   }
 }

@@ -3,7 +3,8 @@ import { consoleLogger, type CheckpointLogger } from './logger';
 import type { CheckpointStorage } from './storage';
 
 /** What `CheckpointStorage.lock()` hands back: the lock, held until it is released. */
-export type HeldLock = Awaited<ReturnType<CheckpointStorage['lock']>>;
+export type { HeldLock } from './storage';
+import type { HeldLock } from './storage';
 
 /**
  * Default of every `lockWaitMs` option: do not wait, a second writer fails at once (the contract since

@@ -212,7 +212,8 @@ export async function writeModelCheckpointFiles(
   await storage.writeAtomic(`${dir}/${STATE_JSON}`, encodeChecksummedJson(state));
 }
 
-function writerFingerprint(meta: CheckpointMeta): BackendFingerprint {
+/** The fingerprint recorded for `meta`: its own, else the active backend's (or just `meta.backend` and the tfjs version). */
+export function writerFingerprint(meta: CheckpointMeta): BackendFingerprint {
   if (meta.fingerprint !== undefined) return meta.fingerprint;
   const current = currentBackendFingerprint();
   if (meta.backend === undefined || meta.backend === current.backend) return current;

@@ -1,4 +1,5 @@
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import { lockStaleMsFromEnv } from './lock_stale_env';
 import { randomUUID } from 'crypto';
 import * as os from 'os';
 import { CheckpointError, CheckpointLockError, CheckpointLockHeldError, CheckpointNotFoundError, InvalidArgumentError } from '../errors';
@@ -18,7 +19,7 @@ import {
 } from './s3_errors';
 import { S3Sdk, loadS3Sdk } from './s3_sdk';
 import { S3Location, parseS3Url } from './s3_url';
-import type { CheckpointStorage, StorageStat } from './storage';
+import type { CheckpointStorage, HeldLock, StorageStat, WorkerStorageDescription } from './storage';
 
 /** Static credentials; without them the AWS SDK's default chain (env, profile, IMDS, ...) is used. */
 export interface S3Credentials {
@@ -113,6 +114,9 @@ export class S3CheckpointStorage implements CheckpointStorage {
   private readonly lockVerifyDelayMs: number;
   private readonly now: () => number;
   private readonly explicitEndpoint: boolean;
+  /** What a worker thread needs to open this storage again; `null` with injected functions. */
+  private readonly workerDescription: WorkerStorageDescription | null;
+  private lockToken: string | undefined;
   private bucketChecked: Promise<void> | undefined;
   private batchDeleteUnsupported = false;
   private conditionalWritesUnsupported = false;
@@ -149,11 +153,32 @@ export class S3CheckpointStorage implements CheckpointStorage {
       maxDelayMs: positive(options.retryMaxDelayMs, DEFAULT_RETRY_POLICY.maxDelayMs, 'retryMaxDelayMs'),
       sleep: options.sleep ?? DEFAULT_RETRY_POLICY.sleep,
     };
-    this.lockStaleMs = positive(options.lockStaleMs, 60_000, 'lockStaleMs');
+    this.lockStaleMs = positive(options.lockStaleMs ?? lockStaleMsFromEnv(env), 60_000, 'lockStaleMs');
     this.lockVerifyDelayMs = positive(options.lockVerifyDelayMs, 250, 'lockVerifyDelayMs');
     this.now = options.now ?? Date.now;
 
     this.sdk = (options.loadSdk ?? loadS3Sdk)();
+    const injected = options.sleep !== undefined || options.now !== undefined || options.loadSdk !== undefined;
+    const envCredentials =
+      options.env !== undefined && nonEmpty(env.AWS_ACCESS_KEY_ID) !== undefined && nonEmpty(env.AWS_SECRET_ACCESS_KEY) !== undefined
+        ? { accessKeyId: env.AWS_ACCESS_KEY_ID as string, secretAccessKey: env.AWS_SECRET_ACCESS_KEY as string,
+            ...(nonEmpty(env.AWS_SESSION_TOKEN) !== undefined ? { sessionToken: env.AWS_SESSION_TOKEN as string } : {}) }
+        : undefined;
+    const cloned = {
+      endpoint,
+      region,
+      credentials: options.credentials ?? envCredentials,
+      forcePathStyle: options.forcePathStyle,
+      maxAttempts: options.maxAttempts,
+      retryBaseDelayMs: options.retryBaseDelayMs,
+      retryMaxDelayMs: options.retryMaxDelayMs,
+      lockStaleMs: options.lockStaleMs,
+      connectionTimeoutMs: options.connectionTimeoutMs,
+      requestTimeoutMs: options.requestTimeoutMs,
+    };
+    this.workerDescription = injected
+      ? null
+      : { modelDir: this.location, s3: Object.fromEntries(Object.entries(cloned).filter(([, v]) => v !== undefined)) };
     const config: S3ClientConfig = {
       region,
       endpoint,
@@ -262,7 +287,7 @@ export class S3CheckpointStorage implements CheckpointStorage {
    * While held, a heartbeat rewrites the record every `lockStaleMs / 3`, so only a dead job's lock goes
    * stale. If the heartbeat finds that another writer took the lock over, the release function throws.
    */
-  async lock(): Promise<() => Promise<void>> {
+  async lock(): Promise<HeldLock> {
     const lockKey = this.lockKey();
     const existing = await this.readLock();
     if (existing !== null) {
@@ -298,7 +323,34 @@ export class S3CheckpointStorage implements CheckpointStorage {
       );
     }
     rememberHeldToken(owner);
-    return this.startHeartbeat(record);
+    this.lockToken = owner;
+    const stopHeartbeat = this.startHeartbeat(record);
+    const release = async (): Promise<void> => {
+      if (this.lockToken === owner) this.lockToken = undefined;
+      await stopHeartbeat();
+    };
+    return Object.assign(release, { token: owner });
+  }
+
+  /** The owner token of the lock `lock()` took, while held. */
+  get heldLockToken(): string | undefined {
+    return this.lockToken;
+  }
+
+  /** Throws `CheckpointLockError` unless the lock object names `token` as its owner. */
+  async checkLockToken(token: string): Promise<void> {
+    const current = await this.readLock();
+    if (current !== null && current.record.owner === token) return;
+    throw new CheckpointLockError(
+      `This job lost the writer lock ${this.location}/${S3_LOCK_NAME}: it is now held by ` +
+        `${current === null ? 'nobody' : `${current.record.host} pid ${current.record.pid}`} (taken over, probably because ` +
+        'this job was suspended past the stale time). Nothing more is written by this job; the other job owns the model directory now.',
+    );
+  }
+
+  /** Endpoint, region, credentials and limits as plain data; `null` with an injected sleep, clock or SDK. */
+  describeForWorker(): WorkerStorageDescription | null {
+    return this.workerDescription;
   }
 
   private startHeartbeat(record: LockRecord): () => Promise<void> {

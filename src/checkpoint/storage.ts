@@ -1,3 +1,12 @@
+import type { LocalCheckpointStorageOptions } from './local_storage';
+import type { S3CheckpointStorageOptions } from './s3_storage';
+
+/** What {@link CheckpointStorage.lock} returns: the release function, with the lock's fencing token where the backend fences. */
+export type HeldLock = (() => Promise<void>) & {
+  /** The lock's generation (fencing token) on backends with fencing; a writer checks it before every commit. */
+  readonly token?: string;
+};
+
 /**
  * The one interface behind everything that touches a modelDir. The local file system is the default
  * implementation; an object store (S3) is another. Paths are always relative to the storage root and
@@ -36,9 +45,53 @@ export interface CheckpointStorage {
   delete(relPath: string): Promise<void>;
   /**
    * Takes the exclusive writer lock of this storage root. Throws `CheckpointLockError` when another
-   * live writer holds it; a lock left by a dead process is recovered. Returns the release function.
+   * live writer holds it; a lock left by a dead process is recovered. Returns the release function;
+   * on backends with fencing it carries the lock's fencing `token` (see `checkLockToken`), so
+   * whoever holds the lock can fence writes made through another instance of the same root.
    */
-  lock(): Promise<() => Promise<void>>;
+  lock(): Promise<HeldLock>;
+  /**
+   * Optional: the fencing token of the writer lock this object holds (set by `lock()`, cleared on
+   * release). The checkpoint writer checks it before every write, so a job that lost its lock writes nothing more.
+   */
+  readonly heldLockToken?: string;
+  /**
+   * Optional: throws `CheckpointLockError` unless the writer lock is (still) held under `token`. Works on
+   * any instance opened on the same root, e.g. the checkpoint writer's worker thread's.
+   */
+  checkLockToken?(token: string): Promise<void>;
+  /**
+   * Optional: how a worker thread opens this same storage with `openStorage`, or `null` when this object
+   * carries behaviour that cannot cross threads (an injected file system, clock or SDK). Without it,
+   * checkpoints are written on the training thread.
+   */
+  describeForWorker?(): WorkerStorageDescription | null;
+}
+
+/**
+ * A storage as plain data, for `openStorage` in another thread: the modelDir string and the options that
+ * can be cloned (no functions). Credentials not given here come from the worker's environment, which is
+ * the training thread's.
+ */
+export interface WorkerStorageDescription {
+  /** The modelDir string (`/abs/path` or `s3://bucket/prefix`). */
+  modelDir: string;
+  /** Cloneable local options. */
+  local?: Pick<LocalCheckpointStorageOptions, 'lockStaleMs'>;
+  /** Cloneable S3 options (endpoint, region and credentials resolved from the environment when given there). */
+  s3?: Pick<
+    S3CheckpointStorageOptions,
+    | 'endpoint'
+    | 'region'
+    | 'credentials'
+    | 'forcePathStyle'
+    | 'maxAttempts'
+    | 'retryBaseDelayMs'
+    | 'retryMaxDelayMs'
+    | 'lockStaleMs'
+    | 'connectionTimeoutMs'
+    | 'requestTimeoutMs'
+  >;
 }
 
 /** Metadata of one stored object. */

@@ -7,6 +7,8 @@ import { BlobCheckpointStore } from '../checkpoint/blob_checkpoint_store';
 import { acquireCheckpointLock, type HeldLock } from '../checkpoint/lock_wait';
 import { closeStorage, openStorage, parseModelDir, withStorage } from '../checkpoint/open_storage';
 import { inputCheckpointNames } from '../checkpoint/input_checkpoint';
+import { CheckpointWriter } from '../checkpoint/checkpoint_writer';
+import { CheckpointInputPipelineHook } from '../hooks/checkpoint_input_pipeline_hook';
 import { CheckpointSaverHook } from '../hooks/checkpoint_saver_hook';
 import { HookCallback } from '../hooks/hook_callback';
 import type { SessionRunHook } from '../hooks/session_run_hook';
@@ -156,9 +158,15 @@ export class Estimator {
     if (steps !== undefined) hooks.push(new StopAtStepHook({ numSteps: steps }));
     if (maxSteps !== undefined) hooks.push(new StopAtStepHook({ lastStep: maxSteps }));
     if (heldLock !== undefined) {
+      // One writer per run: the saver's, shared by the input hooks writing the same modelDir.
+      const writer = new CheckpointWriter(this.modelDir, { background: this.config.backgroundCheckpointWrites, logger: this.logger });
+      for (const hook of hooks) {
+        if (hook instanceof CheckpointInputPipelineHook && hook.modelDir === this.modelDir) hook.shareWriter(writer);
+      }
       hooks.push(
         new CheckpointSaverHook(this.modelDir, {
           heldLock,
+          writer,
           ...(this.config.saveCheckpointsSteps !== undefined
             ? { saveSteps: this.config.saveCheckpointsSteps }
             : { saveSecs: this.config.saveCheckpointsSecs }),

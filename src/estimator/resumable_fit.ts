@@ -9,6 +9,7 @@ import { checkDeterminism } from './determinism_check';
 import { INPUT_PIPELINE_SAVEABLE_NAME, makeSaveableFromIterator } from '../data/saveable';
 import { CorruptCheckpointError, InvalidArgumentError } from '../errors';
 import { CallbackStateKeeper } from '../hooks/callback_state_keeper';
+import { CheckpointWriter } from '../checkpoint/checkpoint_writer';
 import { CheckpointSaverHook } from '../hooks/checkpoint_saver_hook';
 import type { CheckpointSaverListener } from '../hooks/checkpoint_saver_listener';
 import { HookCallback } from '../hooks/hook_callback';
@@ -72,6 +73,11 @@ export interface ResumableFitOptions {
   lockWaitMs?: number;
   /** Where restores, fallbacks, failed background saves and lock waits are reported. Default `console.warn`. */
   logger?: CheckpointLogger;
+  /**
+   * Write checkpoints in a background worker thread (default `true`); `false` waits for every save to be
+   * durable before the next step, as TF's synchronous saver does.
+   */
+  background?: boolean;
   /**
    * Seed of the per-epoch shuffle of the tensor form `resumableFit(model, xs, ys, ...)` (fit's `shuffle`,
    * which tfjs draws from `Math.random`). Default 0. Ignored for datasets, which carry their own seeds.
@@ -226,6 +232,8 @@ async function runResumableFit<T extends tf.TensorContainer>(
       const saver = new CheckpointSaverHook(options.modelDir, {
         heldLock,
         ...saveCadence(options, stepsPerEpoch),
+        // One writer per run, handed to the saver explicitly.
+        writer: new CheckpointWriter(options.modelDir, { background: options.background, logger }),
         keepCheckpointMax: options.keepCheckpointMax,
         ...(options.listeners !== undefined ? { listeners: options.listeners } : {}),
         logger,

@@ -1,12 +1,11 @@
 import { BlobCheckpointStore } from '../checkpoint/blob_checkpoint_store';
-import { modelSeries } from '../checkpoint/checkpoint_manager';
+import { CheckpointWriter } from '../checkpoint/checkpoint_writer';
 import type { CheckpointLogger } from '../checkpoint/logger';
 import { consoleLogger } from '../checkpoint/logger';
 import type { CheckpointStorage } from '../checkpoint/storage';
+import { parseModelDir } from '../checkpoint/open_storage';
 import { decodeInputCheckpoint, encodeInputCheckpoint, inputCheckpointNames } from '../checkpoint/input_checkpoint';
-import { openStorage, parseModelDir } from '../checkpoint/open_storage';
 import { CheckpointError, InvalidArgumentError, ResumableError } from '../errors';
-import { WRITER_SLICE_MS, type WriteQueue, writeQueueFor } from '../checkpoint/write_queue';
 import { SessionRunContext, SessionRunHook } from './session_run_hook';
 import { SecondOrStepTimer } from './timer';
 import type { CheckpointableInput, TrainingSession } from './training_session';
@@ -31,6 +30,8 @@ export interface InputCheckpointEstimator {
     keepCheckpointMax?: number;
     /** Whether this process writes the model checkpoints (default true); see the class doc. */
     isChief?: boolean;
+    /** `false`: every input save is durable before the next step (TF's synchronous saves); a `RunConfig` fits. */
+    backgroundCheckpointWrites?: boolean;
   };
 }
 
@@ -40,6 +41,17 @@ export interface CheckpointInputPipelineHookOptions {
   logger?: CheckpointLogger;
   /** Storage to use instead of opening `estimator.modelDir` (tests, custom backends). */
   storage?: CheckpointStorage;
+  /**
+   * The run's checkpoint writer, shared with the `CheckpointSaverHook` (the Estimator hands its own to
+   * this hook). Default: the hook creates its own.
+   */
+  writer?: CheckpointWriter;
+  /**
+   * Write in the background (default: `config.backgroundCheckpointWrites`, else `true`): a newer save
+   * replaces one still waiting. `false` waits in `afterRun` until each input checkpoint is durable, so
+   * every triggered save is written.
+   */
+  background?: boolean;
 }
 
 /** Raised when the run has no checkpointable input pipeline to save. */
@@ -70,10 +82,10 @@ export class CheckpointInputPipelineHook extends SessionRunHook {
   private store: BlobCheckpointStore | undefined;
   private inputs: CheckpointableInput[] = [];
   private lastSavedStep: number | null = null;
-  private queue: WriteQueue | undefined;
-  /** Opened once per run in afterCreateSession (an S3 storage holds a client and its sockets). */
-  private storage: CheckpointStorage | undefined;
+  private writer: CheckpointWriter | undefined;
+  private sharedWriter: CheckpointWriter | undefined;
   private lastWriteError: unknown = null;
+  private writes: Promise<void> = Promise.resolve();
 
   /**
    * Reads nothing yet: the storage is opened and the restore happens in `afterCreateSession`.
@@ -117,6 +129,19 @@ export class CheckpointInputPipelineHook extends SessionRunHook {
     return this.indexName;
   }
 
+  /** The modelDir this hook writes to (`estimator.modelDir`). */
+  get modelDir(): string {
+    return this.estimator.modelDir;
+  }
+
+  /**
+   * Writes through `writer` (the run's, shared with its `CheckpointSaverHook`) instead of one of its own,
+   * unless one was given in the options. The Estimator calls it for the hooks passed to `train`.
+   */
+  shareWriter(writer: CheckpointWriter): void {
+    this.sharedWriter = writer;
+  }
+
   override async afterCreateSession(session: TrainingSession): Promise<void> {
     if (session.datasets.length === 0) {
       throw new NoCheckpointableInputError(
@@ -127,11 +152,14 @@ export class CheckpointInputPipelineHook extends SessionRunHook {
     this.inputs = session.datasets;
     this.timer.reset();
     this.lastSavedStep = null;
-    const storage = this.options.storage ?? openStorage(this.estimator.modelDir);
-    this.storage = storage;
-    this.queue = writeQueueFor(storage.location);
-    // Writes of an earlier run of this process on the same modelDir finish before we read.
-    await this.queue.drain();
+    const writer =
+      this.options.writer ??
+      this.sharedWriter ??
+      new CheckpointWriter(this.options.storage ?? this.estimator.modelDir, { background: this.background, logger: this.logger });
+    // Started (the worker ready) before the first save; a writer shared with the saver is already open.
+    await writer.open();
+    this.writer = writer;
+    const storage = writer.storage;
     this.store = new BlobCheckpointStore(storage, {
       indexName: this.indexName,
       prefix: this.prefix,
@@ -143,7 +171,7 @@ export class CheckpointInputPipelineHook extends SessionRunHook {
     if (restored === null) {
       // Before the first step, so written right away (there is nothing to overlap with).
       this.queueSave(session.globalStep);
-      await this.queue?.drain();
+      await this.writes;
       return;
     }
     if (restored.step !== session.globalStep) {
@@ -156,18 +184,31 @@ export class CheckpointInputPipelineHook extends SessionRunHook {
   }
 
   override async afterRun(ctx: SessionRunContext): Promise<void> {
-    await this.queue?.yieldTo(WRITER_SLICE_MS);
+    // A lost lock or a dead worker stops training at the next step.
+    this.writer?.throwIfFailed();
     const step = ctx.session.globalStep;
     if (this.timer.shouldTriggerForStep(step)) {
       this.timer.updateLastTriggeredStep(step);
       this.queueSave(step);
+      if (!this.background) await this.writes;
     }
+  }
+
+  private get background(): boolean {
+    return this.options.background ?? this.estimator.config.backgroundCheckpointWrites ?? true;
   }
 
   /** Saves the final position (unless just saved) and waits until every input checkpoint is on disk. */
   override async end(session: TrainingSession): Promise<void> {
-    if (this.lastSavedStep !== session.globalStep) this.queueSave(session.globalStep);
-    await this.queue?.drain();
+    const writer = this.writer;
+    this.writer = undefined;
+    try {
+      writer?.throwIfFailed();
+      if (this.lastSavedStep !== session.globalStep) this.queueSave(session.globalStep, writer);
+      await this.writes;
+    } finally {
+      await writer?.close();
+    }
     const failure = this.lastWriteError;
     this.lastWriteError = null;
     if (failure !== null) {
@@ -179,13 +220,26 @@ export class CheckpointInputPipelineHook extends SessionRunHook {
     }
   }
 
-  /** Captures the position now (it must match this step) and writes it in the background, in queue order. */
-  private queueSave(step: number): void {
+  /** Captures the position now (it must match this step) and hands it to the writer, in submission order. */
+  private queueSave(step: number, writer = this.writer): void {
     const bytes = encodeInputCheckpoint(this.inputs.map((input) => input.saveState()));
-    const store = this.requireStore();
+    this.requireStore();
+    if (writer === undefined) {
+      throw new ResumableError('CheckpointInputPipelineHook used before afterCreateSession; pass it to a HookCallback.');
+    }
     this.lastSavedStep = step;
-    void this.requireQueue()
-      .run(async () => store.save(step, bytes, await this.newestModelStep()))
+    const { numWorkerReplicas, isChief } = this.estimator.config;
+    const saved = writer
+      .submit({
+        kind: 'blob',
+        indexName: this.indexName,
+        prefix: this.prefix,
+        keepMax: this.keepMax,
+        step,
+        bytes,
+        // A non-chief worker resumes from its own newest input checkpoint: no model step to protect.
+        protectNewestModelStep: !((numWorkerReplicas ?? 1) > 1 && isChief === false),
+      })
       .then(
         () => {
           this.lastWriteError = null;
@@ -199,28 +253,7 @@ export class CheckpointInputPipelineHook extends SessionRunHook {
           );
         },
       );
-  }
-
-  private requireQueue(): WriteQueue {
-    if (this.queue === undefined) {
-      throw new ResumableError('CheckpointInputPipelineHook used before afterCreateSession; pass it to a HookCallback.');
-    }
-    return this.queue;
-  }
-
-  /**
-   * Step of the newest model checkpoint this process's restores start from, so retention keeps its input
-   * checkpoint: model checkpoints are written in the background and may lag several input saves behind,
-   * and a resume is exact only if the input checkpoint of the model's step still exists. `undefined` for a
-   * non-chief worker (it resumes from its own newest input checkpoint) or when there is no model checkpoint.
-   */
-  private async newestModelStep(): Promise<number | undefined> {
-    const { numWorkerReplicas, isChief } = this.estimator.config;
-    if ((numWorkerReplicas ?? 1) > 1 && isChief === false) return undefined;
-    const storage = this.storage;
-    if (storage === undefined) return undefined;
-    // A damaged model index protects nothing (null); restoreLatest reports it and falls back by scanning.
-    return (await modelSeries(storage).latestStep()) ?? undefined;
+    this.writes = Promise.all([this.writes, saved]).then(() => undefined);
   }
 
   private restore(bytes: Uint8Array): void {

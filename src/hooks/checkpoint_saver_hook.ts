@@ -1,14 +1,14 @@
-import { CheckpointError, InvalidArgumentError } from '../errors';
-import { DEFAULT_KEEP_CHECKPOINT_MAX, modelSeries, writeCheckpoint } from '../checkpoint/checkpoint_manager';
+import { CheckpointError, CheckpointLockError, InvalidArgumentError } from '../errors';
+import { DEFAULT_KEEP_CHECKPOINT_MAX, modelSeries } from '../checkpoint/checkpoint_manager';
+import { CheckpointWriter, type SaveResult } from '../checkpoint/checkpoint_writer';
 import { checkKeepMax } from '../checkpoint/checkpoint_index';
 import type { LocalCheckpointStorageOptions } from '../checkpoint/local_storage';
-import { acquireCheckpointLock, checkLockWaitMs, type HeldLock } from '../checkpoint/lock_wait';
 import { closeStorage, openStorage, parseModelDir } from '../checkpoint/open_storage';
+import { acquireCheckpointLock, checkLockWaitMs, type HeldLock } from '../checkpoint/lock_wait';
 import { CheckpointLogger, consoleLogger } from '../checkpoint/logger';
-import { type ModelSnapshot, snapshotModel } from '../checkpoint/model_snapshot';
-import type { CheckpointMeta } from '../checkpoint/model_checkpoint';
+import { snapshotModel } from '../checkpoint/model_snapshot';
+import { writerFingerprint } from '../checkpoint/model_checkpoint';
 import type { CheckpointStorage } from '../checkpoint/storage';
-import { WRITER_SLICE_MS, type WriteQueue, writeQueueFor } from '../checkpoint/write_queue';
 import type { CheckpointSaverListener } from './checkpoint_saver_listener';
 import { SessionRunContext, SessionRunHook, SessionRunValues } from './session_run_hook';
 import { SecondOrStepTimer } from './timer';
@@ -48,14 +48,11 @@ export interface CheckpointSaverHookOptions {
    * before they restore, so a job that waited for the lock resumes from its predecessor's final checkpoint.
    */
   heldLock?: HeldLock;
-}
-
-/** One snapshot on its way to storage. */
-interface SaveJob {
-  session: TrainingSession;
-  step: number;
-  snapshot: ModelSnapshot;
-  meta: CheckpointMeta;
+  /**
+   * The run's checkpoint writer, shared with the `CheckpointInputPipelineHook` (resumableFit and the
+   * Estimator pass one). Default: the hook creates its own on `modelDir`.
+   */
+  writer?: CheckpointWriter;
 }
 
 function checkPositive(value: number | undefined, name: string): void {
@@ -85,11 +82,9 @@ export class CheckpointSaverHook extends SessionRunHook {
   private readonly listeners: CheckpointSaverListener[];
   private readonly logger: CheckpointLogger;
   private storage: CheckpointStorage | undefined;
-  private releaseLock: (() => Promise<void>) | undefined;
+  private writer: CheckpointWriter | undefined;
+  private releaseLock: HeldLock | undefined;
   private inFlight: Promise<void> = Promise.resolve();
-  private writing = false;
-  private writeQueue: WriteQueue | undefined;
-  private waiting: SaveJob | null = null;
   private lastSavedStep: number | null = null;
   private lastWriteError: unknown = null;
   private stopAfterSave = false;
@@ -131,11 +126,50 @@ export class CheckpointSaverHook extends SessionRunHook {
   }
 
   override async begin(): Promise<void> {
-    this.storage = openStorage(this.modelDir, { local: this.options.storageOptions });
+    // The lock first, on a storage of its own: starting the writer's worker takes a while, and a job waiting
+    // for the lock (lockWaitMs) must be waiting, and reporting it, from the start.
     if (this.options.heldLock === undefined) {
-      this.releaseLock = await acquireCheckpointLock(this.storage, { lockWaitMs: this.options.lockWaitMs, logger: this.logger });
+      const lockStorage = openStorage(this.modelDir, { local: this.options.storageOptions });
+      try {
+        const held = await acquireCheckpointLock(lockStorage, { lockWaitMs: this.options.lockWaitMs, logger: this.logger });
+        this.releaseLock = Object.assign(
+          async () => {
+            try {
+              await held();
+            } finally {
+              if (lockStorage !== this.modelDir) closeStorage(lockStorage);
+            }
+          },
+          { token: held.token },
+        );
+      } catch (e) {
+        if (lockStorage !== this.modelDir) closeStorage(lockStorage);
+        throw e;
+      }
     }
-    this.writeQueue = writeQueueFor(this.storage.location);
+    const writer =
+      this.options.writer ??
+      new CheckpointWriter(this.modelDir, {
+        background: this.options.background,
+        storageOptions: this.options.storageOptions,
+        logger: this.logger,
+      });
+    try {
+      // The worker is started (and ready) before the first save is taken.
+      await writer.open();
+    } catch (e) {
+      const release = this.releaseLock;
+      this.releaseLock = undefined;
+      await release?.();
+      throw e;
+    }
+    this.writer = writer;
+    this.storage = writer.storage;
+    // From now on the writer writes only while this lock is ours (fencing). The lock may have been taken
+    // through another storage object (heldLock: the caller's, before its restore), so its token comes from
+    // the lock itself; the writer checks it against the modelDir's lock file/object before every write.
+    const token = (this.options.heldLock ?? this.releaseLock)?.token;
+    if (token !== undefined) writer.fence(token);
     for (const l of this.listeners) await l.begin();
   }
 
@@ -148,8 +182,8 @@ export class CheckpointSaverHook extends SessionRunHook {
   }
 
   override async afterRun(ctx: SessionRunContext, _values: SessionRunValues): Promise<void> {
-    // Give the queued writes (ours and the input hook's) a slice of event-loop time, see WriteQueue.yieldTo.
-    await this.writeQueue?.yieldTo(WRITER_SLICE_MS);
+    // A lost lock or a dead worker stops training at the next step: nothing more would be saved.
+    this.writer?.throwIfFailed();
     const step = ctx.session.globalStep;
     if (this.timer.shouldTriggerForStep(step)) {
       this.timer.updateLastTriggeredStep(step);
@@ -162,6 +196,7 @@ export class CheckpointSaverHook extends SessionRunHook {
   override async end(session: TrainingSession): Promise<void> {
     try {
       await this.inFlight;
+      this.writer?.throwIfFailed();
       const step = session.globalStep;
       if (this.lastSavedStep !== step || this.lastWriteError !== null) {
         await this.startSave(session, step);
@@ -186,9 +221,14 @@ export class CheckpointSaverHook extends SessionRunHook {
     } finally {
       const release = this.releaseLock;
       this.releaseLock = undefined;
-      if (release) await release();
-      // A storage this hook opened from a string is its own to close (an S3 client holds sockets).
-      if (this.storage !== undefined && this.storage !== this.modelDir) closeStorage(this.storage);
+      const writer = this.writer;
+      this.writer = undefined;
+      try {
+        // Waits for every save in flight; the last user also closes a storage opened from a string.
+        await writer?.close();
+      } finally {
+        if (release) await release();
+      }
     }
   }
 
@@ -205,51 +245,46 @@ export class CheckpointSaverHook extends SessionRunHook {
   }
 
   /**
-   * Snapshots now (consistent with this step) and writes it in the background. At most one write runs
-   * and at most one snapshot waits behind it: a newer snapshot replaces a waiting one (that save is
-   * skipped — it would be out of date before it started). So a disk slower than the save cadence makes
-   * checkpoints sparser, never memory grow or training wait.
+   * Snapshots now (consistent with this step) and hands it to the writer. At most one write runs and at
+   * most one snapshot waits behind it: a newer snapshot replaces a waiting one (that save is skipped — it
+   * would be out of date before it started). So a disk slower than the save cadence makes checkpoints
+   * sparser, never memory grow or training wait.
    */
   private async startSave(session: TrainingSession, step: number): Promise<void> {
     const storage = this.requireStorage();
+    const writer = this.writer as CheckpointWriter;
     for (const l of this.listeners) await l.beforeSave(session, step);
     const snapshot = await snapshotModel(session.model);
     const extras = this.options.collectExtras?.(session);
-    const job: SaveJob = { session, step, snapshot, meta: { globalStep: step, epoch: session.epoch, extras } };
-    if (this.writing) {
-      this.waiting = job;
-      return;
-    }
-    this.writing = true;
-    const queue = writeQueueFor(storage.location);
-    this.inFlight = (async () => {
-      for (let next: SaveJob | null = job; next !== null; next = this.takeWaiting()) {
-        const current = next;
-        await queue.run(() => this.write(storage, current));
-      }
-      this.writing = false;
-    })();
+    const meta = { globalStep: step, epoch: session.epoch, extras };
+    // The fingerprint is the training thread's backend, not the worker's.
+    const saved = writer.submit({
+      kind: 'model',
+      snapshot,
+      meta: { ...meta, fingerprint: writerFingerprint(meta) },
+      keepCheckpointMax: this.keepCheckpointMax,
+    });
+    const settled = saved.then(
+      (result) => this.written(session, step, result),
+      (e: unknown) => this.failed(storage, step, e),
+    );
+    this.inFlight = Promise.all([this.inFlight, settled]).then(() => undefined);
   }
 
-  private takeWaiting(): SaveJob | null {
-    const job = this.waiting;
-    this.waiting = null;
-    return job;
+  private failed(storage: CheckpointStorage, step: number, e: unknown): void {
+    this.lastWriteError = e;
+    // A lost lock is not retried: the writer raises it at the next step (see CheckpointWriter.throwIfFailed).
+    if (e instanceof CheckpointLockError) return;
+    this.logger.warn(
+      `CheckpointSaverHook: saving step ${step} to ${storage.location} failed: ` +
+        `${e instanceof Error ? e.message : String(e)} Training continues; the next save trigger retries.`,
+    );
   }
 
-  private async write(storage: CheckpointStorage, { session, step, snapshot, meta }: SaveJob): Promise<void> {
-    try {
-      await writeCheckpoint(storage, snapshot, meta, { keepCheckpointMax: this.keepCheckpointMax, logger: this.logger });
-      this.lastSavedStep = step;
-      this.lastWriteError = null;
-    } catch (e) {
-      this.lastWriteError = e;
-      this.logger.warn(
-        `CheckpointSaverHook: saving step ${step} to ${storage.location} failed: ` +
-          `${e instanceof Error ? e.message : String(e)} Training continues; the next save trigger retries.`,
-      );
-      return;
-    }
+  private async written(session: TrainingSession, step: number, result: SaveResult): Promise<void> {
+    if (result === 'replaced') return;
+    this.lastSavedStep = step;
+    this.lastWriteError = null;
     try {
       for (const l of this.listeners) {
         if ((await l.afterSave(session, step)) === true) this.stopAfterSave = true;

@@ -130,7 +130,12 @@ describe('CheckpointInputPipelineHook configuration (TF timer rule)', () => {
     expect([worker.checkpointPrefix, worker.latestFilename]).toEqual(['input_worker_1.ckpt', 'checkpoint_input_worker_1']);
 
     const modelDir = tempDir('worker-files');
-    const est = new Estimator({ model: recordingModel(), modelDir, config: new RunConfig({ ...config, isChief: false }, {}) });
+    // Synchronous saves: every triggered input checkpoint is written (in the background a newer one replaces a waiting one).
+    const est = new Estimator({
+      model: recordingModel(),
+      modelDir,
+      config: new RunConfig({ ...config, isChief: false, backgroundCheckpointWrites: false }, {}),
+    });
     await est.train(rangeInput, { hooks: [new CheckpointInputPipelineHook(est)], steps: 3 });
     // Not the chief: no model checkpoint; the worker's own input checkpoints only.
     expect(fs.readdirSync(modelDir).filter((f) => !f.startsWith('.')).sort()).toEqual([

@@ -16,6 +16,8 @@ export interface ChildOutcome {
   stderr: string;
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** Wall-clock time (ms since the epoch, as the child's `Date.now()`) the SIGKILL was sent, if it was. */
+  killedAtMs?: number;
   /** Highest `step N` line the child printed. */
   lastStep: number;
 }
@@ -47,6 +49,7 @@ export function runChild(
     let lastStep = 0;
     let killScheduled = false;
     let lastSaved = 0;
+    let killedAtMs: number | undefined;
     child.stdout.setEncoding('utf8');
     child.stderr.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
@@ -60,14 +63,17 @@ export function runChild(
       const reached = kill?.on === 'saved' ? lastSaved : lastStep;
       if (kill !== undefined && !killScheduled && reached >= kill.afterStep) {
         killScheduled = true;
-        setTimeout(() => child.kill('SIGKILL'), kill.delayMs);
+        setTimeout(() => {
+          killedAtMs = Date.now();
+          child.kill('SIGKILL');
+        }, kill.delayMs);
       }
     });
     child.stderr.on('data', (chunk: string) => {
       stderr += chunk;
     });
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ stdout, stderr, code, signal, lastStep }));
+    child.on('close', (code, signal) => resolve({ stdout, stderr, code, signal, lastStep, killedAtMs }));
   });
 }
 

@@ -18,7 +18,7 @@ import { restoreLatest, verifyCheckpoints, type CheckpointInfo } from '../../src
 import { CheckpointNotFoundError } from '../../src/errors';
 import { RecordingLogger } from '../checkpoint/helpers';
 import { CRASH_CONFIGS, buildCrashModel, totalSteps, type CrashConfig } from '../fixtures/crash_model';
-import { TaskPool, runToCompletion, runWithKills, type KillRecord } from '../helpers/crash_harness';
+import { TaskPool, runToCompletion, runWithKills, type ChildOutcome, type KillRecord } from '../helpers/crash_harness';
 import { childArgs, doneSha, numbersOf, resumedStep, selectedSeeds } from '../helpers/crash_child_io';
 import { useTestBackend } from '../helpers/test_backend';
 
@@ -30,6 +30,26 @@ const pool = new TaskPool(2);
 
 function configFor(seed: number): CrashConfig {
   return CRASH_CONFIGS[seed % CRASH_CONFIGS.length];
+}
+
+/** A kill loses at most the saves triggered less than this before it (their writes had no time to finish). */
+const BOUNDED_LOSS_MS = 200;
+
+/**
+ * The newest save the killed child triggered at least {@link BOUNDED_LOSS_MS} before the kill (0: none):
+ * the restart must resume from it or from a newer one.
+ */
+/** The slowest trigger → acknowledgement time of a child's saves, in ms (how long its writes took under this load). */
+function slowestSaveMs(outcome: ChildOutcome): number {
+  return Math.max(0, ...[...outcome.stdout.matchAll(/^latency \d+ (\d+)$/gm)].map((m) => Number(m[1])));
+}
+
+function newestSaveDueBy(killed: ChildOutcome): number {
+  if (killed.killedAtMs === undefined) return 0;
+  const due = [...killed.stdout.matchAll(/^trigger (\d+) at (\d+)$/gm)]
+    .filter((m) => Number(m[2]) <= (killed.killedAtMs as number) - BOUNDED_LOSS_MS)
+    .map((m) => Number(m[1]));
+  return due.length > 0 ? Math.max(...due) : 0;
 }
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-resumable-kill9-'));
@@ -112,6 +132,8 @@ async function runSeed(seed: number): Promise<SeedResult> {
   const outFile = path.join(dir, 'weights.bin');
   const kills: KillRecord[] = [];
   const restoredSteps: number[] = [];
+  const stepsLost: number[] = [];
+  const slowestSaves: number[] = [];
   try {
     const reference = await referenceSha(config);
     const killCount = 1 + Math.floor(seedrandom.alea(`kill-count-${seed}`)() * 3);
@@ -126,7 +148,18 @@ async function runSeed(seed: number): Promise<SeedResult> {
       afterKill: async (kill, killed) => {
         kills.push(kill);
         acknowledged = Math.max(acknowledged, ...numbersOf('saved', killed.stdout));
-        restoredSteps.push((await checkAfterKill(modelDir, acknowledged)).restoredStep);
+        const { restoredStep } = await checkAfterKill(modelDir, acknowledged);
+        restoredSteps.push(restoredStep);
+        stepsLost.push(Math.max(0, killed.lastStep - restoredStep));
+        slowestSaves.push(slowestSaveMs(killed));
+        const due = newestSaveDueBy(killed);
+        if (restoredStep < due) {
+          throw new Error(
+            `unbounded loss: checkpoint ${due} was triggered at least ${BOUNDED_LOSS_MS} ms before the kill but the ` +
+              `restart resumes from step ${restoredStep} (killed after step ${killed.lastStep}; the slowest acknowledged save ` +
+              `of that child took ${slowestSaveMs(killed)} ms from trigger to acknowledgement)`,
+          );
+        }
       },
     });
     kills.push(...run.kills.filter((k) => k.childFinishedFirst));
@@ -141,7 +174,7 @@ async function runSeed(seed: number): Promise<SeedResult> {
     expect(createHash('sha256').update(fs.readFileSync(outFile)).digest('hex')).toBe(sha);
     if (sha !== reference) throw new Error(`final weights differ from the uninterrupted run: sha256 ${sha}, reference ${reference}`);
     fs.rmSync(dir, { recursive: true, force: true });
-    return { line: `seed ${seed}: ${describeRun(config, kills, restoredSteps)}, final sha256 equal` };
+    return { line: `seed ${seed}: ${describeRun(config, kills, restoredSteps)}, steps lost [${stepsLost.join(', ')}], slowest save [${slowestSaves.join(', ')}] ms, final sha256 equal` };
   } catch (e) {
     const cause = e instanceof Error ? e : new Error(String(e));
     const where = `${describeRun(config, kills, restoredSteps)}; files kept in ${dir}`;
