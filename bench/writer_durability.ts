@@ -257,7 +257,7 @@ export async function writerDurabilityBenchmarks(options: { quick: boolean; note
     ...(await modelRows(
       SIX_M_MLP,
       {
-        steps: envInt('BENCH_DURABLE_6M_STEPS', options.quick ? 8 : 24),
+        steps: envInt('BENCH_DURABLE_6M_STEPS', options.quick ? 8 : 16),
         saveSteps: envInt('BENCH_DURABLE_6M_SAVE_STEPS', 2),
         rounds,
         target: { ratio: 1.5 },
