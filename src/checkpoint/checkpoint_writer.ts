@@ -3,6 +3,7 @@ import { Worker } from 'worker_threads';
 import { CheckpointError, CheckpointLockError, CheckpointWriterError } from '../errors';
 import { FencedStorage } from './fenced_storage';
 import type { LocalCheckpointStorageOptions } from './local_storage';
+import { type CheckpointLogger, consoleLogger } from './logger';
 import { closeStorage, openStorage } from './open_storage';
 import type { CheckpointStorage } from './storage';
 import { type WriteJob, stepOf, transferablesOf, runWriteJob } from './write_job';
@@ -19,6 +20,11 @@ export interface CheckpointWriterOptions {
   background?: boolean;
   /** Options for the local storage when the modelDir is a path. */
   storageOptions?: LocalCheckpointStorageOptions;
+  /**
+   * Where the writes report what they recover from (retention, orphaned or dropped checkpoints), also
+   * from the worker thread: its lines are forwarded here in order. Default `console.warn`.
+   */
+  logger?: CheckpointLogger;
 }
 
 /** How a submitted save ended: durably written, or replaced while waiting by a newer save of its series. */
@@ -69,6 +75,10 @@ export class CheckpointWriter {
     private readonly options: CheckpointWriterOptions = {},
   ) {}
 
+  private get logger(): CheckpointLogger {
+    return this.options.logger ?? consoleLogger;
+  }
+
   /** Whether saves run in the background (the caller need not wait for them). */
   get background(): boolean {
     return this.options.background !== false;
@@ -112,7 +122,7 @@ export class CheckpointWriter {
     } else {
       this.localFenced = new FencedStorage(storage);
       const fenced = this.localFenced;
-      this.local = new WriteScheduler((job) => runWriteJob(fenced, job), (outcome) => this.onOutcome(outcome));
+      this.local = new WriteScheduler((job) => runWriteJob(fenced, job, this.logger), (outcome) => this.onOutcome(outcome));
     }
   }
 
@@ -204,6 +214,7 @@ export class CheckpointWriter {
     if (message.type === 'written') this.onOutcome({ id: message.id, status: 'written' });
     else if (message.type === 'replaced') this.onOutcome({ id: message.id, status: 'replaced', by: message.by });
     else if (message.type === 'failed') this.onOutcome({ id: message.id, status: 'failed', error: rebuildError(message.error) });
+    else if (message.type === 'log') this.logger.warn(message.message);
   }
 
   private onOutcome(outcome: WriteOutcome): void {

@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'worker_threads';
 import { FencedStorage } from './fenced_storage';
+import type { CheckpointLogger } from './logger';
 import { closeStorage, openStorage } from './open_storage';
 import type { WorkerStorageDescription } from './storage';
 import { runWriteJob } from './write_job';
@@ -15,11 +16,14 @@ import { type FromWriterWorker, type ToWriterWorker, cloneError } from './writer
 const port = parentPort;
 if (port === null) throw new Error('checkpoint_writer_worker must run as a worker thread (see CheckpointWriter).');
 const description = (workerData as { storage: WorkerStorageDescription }).storage;
-const inner = openStorage(description.modelDir, { local: description.local, s3: description.s3 });
-const storage = new FencedStorage(inner);
 const post = (message: FromWriterWorker): void => port.postMessage(message);
+// Everything the write code reports goes to the logger the user gave the training thread: messages keep
+// their order, so a warning arrives before the outcome of the save that caused it.
+const logger: CheckpointLogger = { warn: (message) => post({ type: 'log', message }) };
+const inner = openStorage(description.modelDir, { local: { ...description.local, logger }, s3: description.s3 });
+const storage = new FencedStorage(inner);
 const scheduler = new WriteScheduler(
-  (job) => runWriteJob(storage, job),
+  (job) => runWriteJob(storage, job, logger),
   (outcome) => {
     if (outcome.status === 'written') post({ type: 'written', id: outcome.id });
     else if (outcome.status === 'replaced') post({ type: 'replaced', id: outcome.id, by: outcome.by });

@@ -2,6 +2,7 @@ import { BlobCheckpointStore } from './blob_checkpoint_store';
 import { modelSeries, writeCheckpoint } from './checkpoint_manager';
 import type { CheckpointMeta } from './model_checkpoint';
 import type { ModelSnapshot } from './model_snapshot';
+import type { CheckpointLogger } from './logger';
 import type { CheckpointStorage } from './storage';
 
 /** A model checkpoint to write: the snapshot of one step, as `writeCheckpoint` takes it. */
@@ -75,20 +76,21 @@ export function transferablesOf(job: WriteJob): ArrayBuffer[] {
 /**
  * Writes one job with the library's own write code (`writeCheckpoint`, `BlobCheckpointStore.save`), so
  * the worker and the training thread produce the same format and follow the same durability rules.
+ * `logger` receives what the series reports while saving (retention, orphans, dropped index entries).
  */
-export async function runWriteJob(storage: CheckpointStorage, job: WriteJob): Promise<void> {
+export async function runWriteJob(storage: CheckpointStorage, job: WriteJob, logger: CheckpointLogger): Promise<void> {
   if (job.kind === 'model') {
-    await writeCheckpoint(storage, job.snapshot, job.meta, { keepCheckpointMax: job.keepCheckpointMax });
+    await writeCheckpoint(storage, job.snapshot, job.meta, { keepCheckpointMax: job.keepCheckpointMax, logger });
     return;
   }
-  const store = new BlobCheckpointStore(storage, { indexName: job.indexName, prefix: job.prefix, keepMax: job.keepMax });
-  await store.save(job.step, job.bytes, job.protectNewestModelStep ? await newestModelStep(storage) : undefined);
+  const store = new BlobCheckpointStore(storage, { indexName: job.indexName, prefix: job.prefix, keepMax: job.keepMax, logger });
+  await store.save(job.step, job.bytes, job.protectNewestModelStep ? await newestModelStep(storage, logger) : undefined);
 }
 
 /**
  * Step of the newest model checkpoint (the series' own rule: index, or a scan when the index is damaged),
  * so blob retention keeps the input checkpoint a resume from that model step needs.
  */
-async function newestModelStep(storage: CheckpointStorage): Promise<number | undefined> {
-  return (await modelSeries(storage).latestStep()) ?? undefined;
+async function newestModelStep(storage: CheckpointStorage, logger: CheckpointLogger): Promise<number | undefined> {
+  return (await modelSeries(storage, logger).latestStep()) ?? undefined;
 }

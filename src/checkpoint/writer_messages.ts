@@ -19,6 +19,8 @@ export type FromWriterWorker =
   | { type: 'written'; id: number }
   | { type: 'replaced'; id: number; by: number }
   | { type: 'failed'; id: number; error: ClonedError }
+  /** A line the write code reported (`CheckpointLogger.warn`), for the training thread's logger, in order. */
+  | { type: 'log'; message: string }
   | { type: 'closed' };
 
 /** `error` as plain data for `postMessage`. */

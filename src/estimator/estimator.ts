@@ -159,7 +159,7 @@ export class Estimator {
     if (maxSteps !== undefined) hooks.push(new StopAtStepHook({ lastStep: maxSteps }));
     if (heldLock !== undefined) {
       // One writer per run: the saver's, shared by the input hooks writing the same modelDir.
-      const writer = new CheckpointWriter(this.modelDir, { background: this.config.backgroundCheckpointWrites });
+      const writer = new CheckpointWriter(this.modelDir, { background: this.config.backgroundCheckpointWrites, logger: this.logger });
       for (const hook of hooks) {
         if (hook instanceof CheckpointInputPipelineHook && hook.modelDir === this.modelDir) hook.shareWriter(writer);
       }

@@ -233,7 +233,7 @@ async function runResumableFit<T extends tf.TensorContainer>(
         heldLock,
         ...saveCadence(options, stepsPerEpoch),
         // One writer per run, handed to the saver explicitly.
-        writer: new CheckpointWriter(options.modelDir, { background: options.background }),
+        writer: new CheckpointWriter(options.modelDir, { background: options.background, logger }),
         keepCheckpointMax: options.keepCheckpointMax,
         ...(options.listeners !== undefined ? { listeners: options.listeners } : {}),
         logger,

@@ -155,7 +155,7 @@ export class CheckpointInputPipelineHook extends SessionRunHook {
     const writer =
       this.options.writer ??
       this.sharedWriter ??
-      new CheckpointWriter(this.options.storage ?? this.estimator.modelDir, { background: this.background });
+      new CheckpointWriter(this.options.storage ?? this.estimator.modelDir, { background: this.background, logger: this.logger });
     // Started (the worker ready) before the first save; a writer shared with the saver is already open.
     await writer.open();
     this.writer = writer;

@@ -128,7 +128,11 @@ export class CheckpointSaverHook extends SessionRunHook {
   override async begin(): Promise<void> {
     const writer =
       this.options.writer ??
-      new CheckpointWriter(this.modelDir, { background: this.options.background, storageOptions: this.options.storageOptions });
+      new CheckpointWriter(this.modelDir, {
+        background: this.options.background,
+        storageOptions: this.options.storageOptions,
+        logger: this.logger,
+      });
     // The worker is started (and ready) before the first save is taken.
     await writer.open();
     this.writer = writer;

@@ -220,7 +220,7 @@ describe('LocalCheckpointStorage lock', () => {
       expect(winners.map((w) => w.pid)).toHaveLength(1);
       for (const [i, outcome] of outcomes.entries()) {
         if (racers[i] === winners[0]) continue;
-        expect(outcome).toMatch(exactly(`lost CheckpointLockError: ${heldMessage(dir, winners[0].pid, '\\d+')}`));
+        expect(outcome).toMatch(exactly(`lost CheckpointLockHeldError: ${heldMessage(dir, winners[0].pid, '\\d+')}`));
       }
       const owner = JSON.parse(fs.readFileSync(path.join(dir, '.lock', 'owner.json'), 'utf8')) as { pid: number };
       expect(owner.pid).toBe(winners[0].pid);

@@ -19,6 +19,7 @@ import { CheckpointNotFoundError } from '../../src/errors';
 import { RecordingLogger } from '../checkpoint/helpers';
 import { CRASH_CONFIGS, buildCrashModel, totalSteps, type CrashConfig } from '../fixtures/crash_model';
 import { TaskPool, runToCompletion, runWithKills, type ChildOutcome, type KillRecord } from '../helpers/crash_harness';
+import { childArgs, doneSha, numbersOf, resumedStep, selectedSeeds } from '../helpers/crash_child_io';
 import { useTestBackend } from '../helpers/test_backend';
 
 const CHILD = path.resolve(__dirname, '..', 'fixtures', 'crash_child.ts');
@@ -27,37 +28,8 @@ const MAX_DELAY_MS = 60;
 /** Two cores: two children at a time. */
 const pool = new TaskPool(2);
 
-function envInteger(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const value = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got "${raw}".`);
-  return value;
-}
-
-function selectedSeeds(): number[] {
-  if (process.env.CHAOS_SEED !== undefined) return [envInteger('CHAOS_SEED', 1)];
-  return Array.from({ length: envInteger('CHAOS_SEEDS', 20) }, (_, i) => i + 1);
-}
-
 function configFor(seed: number): CrashConfig {
   return CRASH_CONFIGS[seed % CRASH_CONFIGS.length];
-}
-
-function childArgs(config: CrashConfig, modelDir: string, outFile: string): string[] {
-  return [
-    modelDir,
-    outFile,
-    '--epochs',
-    String(config.epochs),
-    '--save-steps',
-    String(config.saveSteps),
-    ...(config.batchesPerEpoch !== undefined ? ['--batches-per-epoch', String(config.batchesPerEpoch)] : []),
-  ];
-}
-
-/** Numbers of every `<word> N` line of a child's stdout. */
-function numbersOf(word: string, stdout: string): number[] {
-  return [...stdout.matchAll(new RegExp(`^${word} (\\d+)$`, 'gm'))].map((m) => Number(m[1]));
 }
 
 /** A kill loses at most the saves triggered less than this before it (their writes had no time to finish). */
@@ -73,18 +45,6 @@ function newestSaveDueBy(killed: ChildOutcome): number {
     .filter((m) => Number(m[2]) <= (killed.killedAtMs as number) - BOUNDED_LOSS_MS)
     .map((m) => Number(m[1]));
   return due.length > 0 ? Math.max(...due) : 0;
-}
-
-/** The step a child started from: its `resumed` line (`none` → 0). */
-function resumedStep(outcome: ChildOutcome): number | undefined {
-  const match = /^resumed (none|\d+)$/m.exec(outcome.stdout);
-  return match === null ? undefined : match[1] === 'none' ? 0 : Number(match[1]);
-}
-
-function doneSha(outcome: ChildOutcome): string {
-  const match = /^done ([0-9a-f]{64})$/m.exec(outcome.stdout);
-  if (match === null) throw new Error(`the child printed no "done <sha256>" line:\n${outcome.stdout.slice(-2000)}`);
-  return match[1];
 }
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-resumable-kill9-'));
@@ -228,7 +188,7 @@ function describeRun(config: CrashConfig, kills: KillRecord[], restoredSteps: nu
   );
 }
 
-const seeds = selectedSeeds();
+const seeds = selectedSeeds(20);
 const results = new Map<number, Promise<SeedResult>>();
 /** Starts every seed at the first test (two at a time), so each test only waits for its own seed. */
 function resultOf(seed: number): Promise<SeedResult> {

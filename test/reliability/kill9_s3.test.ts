@@ -18,8 +18,9 @@ import seedrandom from 'seedrandom';
 import { CheckpointNotFoundError, restoreLatest, verifyCheckpoints, type CheckpointInfo } from '../../src';
 import { RecordingLogger } from '../checkpoint/helpers';
 import { CRASH_CONFIGS, buildCrashModel, totalSteps, type CrashConfig } from '../fixtures/crash_model';
-import { TaskPool, runToCompletion, runWithKills, type ChildOutcome, type KillRecord } from '../helpers/crash_harness';
+import { TaskPool, runToCompletion, runWithKills, type KillRecord } from '../helpers/crash_harness';
 import { startS3Server, type TestS3Server } from '../helpers/s3_server';
+import { childArgs, doneSha, numbersOf, resumedStep, selectedSeeds } from '../helpers/crash_child_io';
 import { useTestBackend } from '../helpers/test_backend';
 
 const CHILD = path.resolve(__dirname, '..', 'fixtures', 'crash_child.ts');
@@ -27,45 +28,6 @@ const REPO_ROOT = path.resolve(__dirname, '..', '..');
 /** An S3 checkpoint write to s3rver takes tens of ms: delays up to this put kills inside one. */
 const MAX_DELAY_MS = 80;
 const pool = new TaskPool(2);
-
-function envInteger(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const value = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got "${raw}".`);
-  return value;
-}
-
-function selectedSeeds(): number[] {
-  if (process.env.CHAOS_SEED !== undefined) return [envInteger('CHAOS_SEED', 1)];
-  return Array.from({ length: envInteger('CHAOS_SEEDS', 5) }, (_, i) => i + 1);
-}
-
-function childArgs(config: CrashConfig, modelDir: string, outFile: string): string[] {
-  return [
-    modelDir,
-    outFile,
-    '--epochs',
-    String(config.epochs),
-    '--save-steps',
-    String(config.saveSteps),
-    ...(config.batchesPerEpoch !== undefined ? ['--batches-per-epoch', String(config.batchesPerEpoch)] : []),
-  ];
-}
-
-function numbersOf(word: string, stdout: string): number[] {
-  return [...stdout.matchAll(new RegExp(`^${word} (\\d+)$`, 'gm'))].map((m) => Number(m[1]));
-}
-
-function resumedStep(outcome: ChildOutcome): number | undefined {
-  const match = /^resumed (none|\d+)$/m.exec(outcome.stdout);
-  return match === null ? undefined : match[1] === 'none' ? 0 : Number(match[1]);
-}
-
-function doneSha(outcome: ChildOutcome): string {
-  const match = /^done ([0-9a-f]{64})$/m.exec(outcome.stdout);
-  if (match === null) throw new Error(`the child printed no "done <sha256>" line:\n${outcome.stdout.slice(-2000)}`);
-  return match[1];
-}
 
 let server: TestS3Server;
 /** What the user exports, for the children and for this process's own checks. */
@@ -175,7 +137,7 @@ async function runSeed(seed: number): Promise<SeedResult> {
   }
 }
 
-const seeds = selectedSeeds();
+const seeds = selectedSeeds(5);
 const results = new Map<number, Promise<SeedResult>>();
 function resultOf(seed: number): Promise<SeedResult> {
   if (results.size === 0) for (const s of seeds) results.set(s, pool.run(() => runSeed(s)));
