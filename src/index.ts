@@ -5,7 +5,7 @@
 export * from './errors';
 export * from './hooks/session_run_hook';
 export * from './hooks/training_session';
-export type { CheckpointStorage, StorageStat } from './checkpoint/storage';
+export type { BatchSeal, CheckpointStorage, FileContent, StorageStat } from './checkpoint/storage';
 export type { DatasetState, JsonValue } from './data/state';
 export { HookCallback, type HookCallbackOptions, type DisposableHook, type BatchLogs } from './hooks/hook_callback';
 export { SecondOrStepTimer, type TimerOptions } from './hooks/timer';
