@@ -27,8 +27,12 @@ export interface LocalCheckpointStorageOptions {
   logger?: CheckpointLogger;
 }
 
-/** Bytes handed to one `write` call: big enough to stream at disk speed, small enough to fault mid-file. */
-const WRITE_CHUNK_BYTES = 4 * 1024 * 1024;
+/**
+ * Bytes handed to one `write` call: big enough to stream at disk speed, small enough to fault mid-file. 1 MiB:
+ * the chunk is checksummed while the kernel copies it, and with 4 MiB chunks the two contend (measured on 70 MB:
+ * 1 MiB 36-49 ms, 4 MiB 29-154 ms, `fs.writeFile` 36-54 ms).
+ */
+const WRITE_CHUNK_BYTES = 1024 * 1024;
 
 let tempCounter = 0;
 
