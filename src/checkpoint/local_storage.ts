@@ -230,7 +230,7 @@ export class LocalCheckpointStorage implements CheckpointStorage {
   /**
    * Writes each file to a temporary file beside it (checksumming each chunk while the chunk's write is in
    * flight; a file given in parts is written part after part into one file), then the `seal` file made from
-   * their checksums, fsyncs all temporary files together, renames them into place in the order given (the
+   * their checksums, fsyncs each temporary file as soon as it is written (all before any rename), renames them into place in the order given (the
    * seal last) and fsyncs each directory once. A crash at any point leaves every target with its old or its
    * complete new content; a failure removes the temporary files not yet renamed and names the file and the stage.
    */
@@ -262,7 +262,10 @@ export class LocalCheckpointStorage implements CheckpointStorage {
     for (const { relPath, abs } of entries) await ensureDirectory(relPath, abs);
     const temps: string[] = [];
     const fds: number[] = [];
+    // Each file's fsync starts as soon as its bytes are written, while the next file is written.
+    const syncs: Array<Promise<void>> = [];
     const abandon = async (): Promise<void> => {
+      await Promise.allSettled(syncs);
       for (const fd of fds) if (fd >= 0) await this.fs.close(fd).catch(() => undefined);
       for (const temp of temps) await this.fs.unlink(temp).catch(() => undefined);
     };
@@ -276,12 +279,16 @@ export class LocalCheckpointStorage implements CheckpointStorage {
         throw fail(relPath, 'creating a temporary file', e, true);
       }
       temps.push(temp);
+      const fd = fds[fds.length - 1];
+      let checksum: number;
       try {
-        return await this.writeChecksummed(fds[fds.length - 1], content);
+        checksum = await this.writeChecksummed(fd, content);
       } catch (e) {
         await abandon();
         throw fail(relPath, 'writing the temporary file', e, true);
       }
+      syncs.push(this.fs.fsync(fd));
+      return checksum;
     };
     const checksums: number[] = [];
     for (const { relPath, abs, content } of entries) checksums.push(await writeTemporary(relPath, abs, content));
@@ -298,8 +305,8 @@ export class LocalCheckpointStorage implements CheckpointStorage {
       entries.push({ relPath, abs, content: bytes });
       await writeTemporary(relPath, abs, bytes);
     }
-    // fsync all temporary files at once: the file system can flush them in one journal commit.
-    const synced = await Promise.allSettled(fds.map((fd) => this.fs.fsync(fd)));
+    // Every temporary file durable before any rename (the fsyncs overlap: one journal commit can serve them all).
+    const synced = await Promise.allSettled(syncs);
     const unsynced = synced.findIndex((r) => r.status === 'rejected');
     if (unsynced >= 0) {
       await abandon();
