@@ -1,14 +1,14 @@
 import * as path from 'path';
-import { Worker } from 'worker_threads';
+import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'worker_threads';
 import { CheckpointError, CheckpointLockError, CheckpointWriterError } from '../errors';
 import { FencedStorage } from './fenced_storage';
 import type { LocalCheckpointStorageOptions } from './local_storage';
 import { type CheckpointLogger, consoleLogger } from './logger';
 import { closeStorage, openStorage } from './open_storage';
-import type { CheckpointStorage } from './storage';
+import type { CheckpointStorage, WorkerStorageDescription } from './storage';
 import { type WriteJob, stepOf, transferablesOf, runWriteJob } from './write_job';
 import { type WriteOutcome, WriteScheduler } from './write_scheduler';
-import { type FromWriterWorker, type ToWriterWorker, rebuildError } from './writer_messages';
+import { type FromWriterWorker, type ToWriterWorker, WRITER_TEST_FAULT_ENV, type WriterWorkerData, rebuildError } from './writer_messages';
 
 /** Options of {@link CheckpointWriter}. */
 export interface CheckpointWriterOptions {
@@ -58,6 +58,8 @@ export class CheckpointWriter {
   private opened: CheckpointStorage | undefined;
   private users = 0;
   private worker: Worker | undefined;
+  /** The worker's outcomes and log lines arrive here (read synchronously by {@link poll} at every step). */
+  private port: MessagePort | undefined;
   private local: WriteScheduler | undefined;
   private localFenced: FencedStorage | undefined;
   private readonly pending = new Map<number, Pending>();
@@ -113,12 +115,15 @@ export class CheckpointWriter {
     this.opened = storage;
     const description = this.background ? storage.describeForWorker?.() ?? null : null;
     if (description !== null) {
-      this.worker = await startWorker(description);
-      this.worker.on('message', (message: FromWriterWorker) => this.onWorkerMessage(message));
-      this.worker.on('error', (error) => this.onWorkerGone(`threw ${error.message}`));
-      this.worker.on('exit', (code) => this.onWorkerGone(`exited with code ${code}`));
+      const { worker, port } = await startWorker(description);
+      this.worker = worker;
+      this.port = port;
+      port.on('message', (message: FromWriterWorker) => this.onWorkerMessage(message));
+      worker.on('error', (error) => this.onWorkerGone(`threw ${error.message}`));
+      worker.on('exit', (code) => this.onWorkerGone(`exited with code ${code}`));
       // An idle worker must not keep the process alive; while saves are pending it does (see submit).
-      this.worker.unref();
+      worker.unref();
+      port.unref();
     } else {
       this.localFenced = new FencedStorage(storage);
       const fenced = this.localFenced;
@@ -144,7 +149,10 @@ export class CheckpointWriter {
     const result = new Promise<SaveResult>((resolve, reject) => this.pending.set(id, { step: stepOf(job), resolve, reject }));
     if (this.worker !== undefined) {
       // Waiting for a save (end(), a synchronous save) must keep the process alive until it is durable.
-      if (this.pending.size === 1) this.worker.ref();
+      if (this.pending.size === 1) {
+        this.worker.ref();
+        this.port?.ref();
+      }
       this.post({ type: 'job', id, job }, transferablesOf(job));
     }
     else if (this.local !== undefined) this.local.submit(id, job);
@@ -168,7 +176,23 @@ export class CheckpointWriter {
    * written), `CheckpointWriterError` when its worker died. The hooks call it at every step.
    */
   throwIfFailed(): void {
+    this.poll();
     if (this.fatal !== undefined) throw this.fatal;
+  }
+
+  /**
+   * Takes in, synchronously, every message the worker has sent (outcomes, log lines): tfjs compute can
+   * keep the training thread's event loop from delivering them for many steps, and a lost lock must stop
+   * training at the next step, a durable save be acknowledged (`afterSave`) as soon as it is durable.
+   */
+  poll(): void {
+    for (;;) {
+      const port = this.port;
+      if (port === undefined) return;
+      const received = receiveMessageOnPort(port);
+      if (received === undefined) return;
+      this.onWorkerMessage(received.message as FromWriterWorker);
+    }
   }
 
   /**
@@ -187,6 +211,8 @@ export class CheckpointWriter {
     await this.drain();
     const worker = this.worker;
     this.worker = undefined;
+    this.port?.close();
+    this.port = undefined;
     this.local = undefined;
     this.localFenced = undefined;
     if (worker !== undefined) {
@@ -207,7 +233,7 @@ export class CheckpointWriter {
   }
 
   private post(message: ToWriterWorker, transfer: ArrayBuffer[] = []): void {
-    (this.worker as Worker).postMessage(message, transfer);
+    (this.port as MessagePort).postMessage(message, transfer);
   }
 
   private onWorkerMessage(message: FromWriterWorker): void {
@@ -233,7 +259,11 @@ export class CheckpointWriter {
 
   private onWorkerGone(how: string): void {
     if (this.worker === undefined) return;
+    // Outcomes it sent before it went are still valid: a save it reported durable is durable.
+    this.poll();
     this.worker = undefined;
+    this.port?.close();
+    this.port = undefined;
     const steps = [...this.pending.values()].map((p) => p.step);
     const error = new CheckpointWriterError(
       `The checkpoint writer's worker thread for ${this.storage.location} ${how}` +
@@ -249,6 +279,7 @@ export class CheckpointWriter {
   private settleDrain(): void {
     if (this.pending.size > 0) return;
     this.worker?.unref();
+    this.port?.unref();
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const resolve of waiters) resolve();
@@ -256,31 +287,37 @@ export class CheckpointWriter {
 }
 
 /**
- * Starts the worker and waits for its "ready". From dist/ the compiled `checkpoint_writer_worker.js`
- * next to this file runs as is; from TypeScript sources (ts-jest, tsx) the `.ts` file is loaded through
- * tsx's require hook, which a worker does not inherit from its parent.
+ * Starts the worker and waits for its "ready" on a channel of its own (see `CheckpointWriter.poll`). From
+ * dist/ the compiled `checkpoint_writer_worker.js` next to this file runs as is; from TypeScript sources
+ * (ts-jest, tsx) the `.ts` file is loaded through tsx's require hook, which a worker does not inherit
+ * from its parent.
  */
-async function startWorker(description: NonNullable<ReturnType<NonNullable<CheckpointStorage['describeForWorker']>>>): Promise<Worker> {
+async function startWorker(
+  description: WorkerStorageDescription,
+): Promise<{ worker: Worker; port: MessagePort }> {
   const extension = path.extname(__filename);
   const script = path.join(__dirname, `checkpoint_writer_worker${extension}`);
-  const workerData = { storage: description };
+  const { port1: port, port2: workerPort } = new MessageChannel();
+  const workerData: WriterWorkerData = { storage: description, port: workerPort, testFault: process.env[WRITER_TEST_FAULT_ENV] };
+  const options = { workerData, transferList: [workerPort] };
   const worker =
     extension === '.ts'
       ? new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(script)});`, {
           eval: true,
-          workerData,
+          ...options,
         })
-      : new Worker(script, { workerData });
+      : new Worker(script, options);
   await new Promise<void>((resolve, reject) => {
-    // Only our own listeners are removed: removing every 'message' listener would stop the worker's port.
+    // Only our own listeners are removed: removing every 'message' listener would stop the port.
     const detach = (): void => {
       clearTimeout(timer);
-      worker.off('message', onMessage);
+      port.off('message', onMessage);
       worker.off('error', fail);
       worker.off('exit', onExit);
     };
     const fail = (error: Error): void => {
       detach();
+      port.close();
       void worker.terminate();
       reject(
         new CheckpointWriterError(
@@ -297,9 +334,9 @@ async function startWorker(description: NonNullable<ReturnType<NonNullable<Check
     };
     const onExit = (code: number): void => fail(new Error(`it exited with code ${code}`));
     const timer = setTimeout(() => fail(new Error(`it did not report ready within ${WORKER_START_TIMEOUT_MS} ms`)), WORKER_START_TIMEOUT_MS);
-    worker.on('message', onMessage);
+    port.on('message', onMessage);
     worker.on('error', fail);
     worker.on('exit', onExit);
   });
-  return worker;
+  return { worker, port };
 }

@@ -4,24 +4,23 @@
  * thread would run (`runWriteJob`) and the same queue discipline (`WriteScheduler`). It runs while tfjs
  * blocks the training thread's event loop, so a snapshot is durable within milliseconds.
  */
-import { parentPort, workerData } from 'worker_threads';
-import { FencedStorage } from './fenced_storage';
+import { workerData } from 'worker_threads';
 import type { CheckpointLogger } from './logger';
 import { closeStorage, openStorage } from './open_storage';
-import type { WorkerStorageDescription } from './storage';
 import { runWriteJob } from './write_job';
 import { WriteScheduler } from './write_scheduler';
-import { type FromWriterWorker, type ToWriterWorker, cloneError } from './writer_messages';
+import { type FromWriterWorker, type ToWriterWorker, type WriterWorkerData, cloneError } from './writer_messages';
+import { workerStorage } from './writer_test_fault';
 
-const port = parentPort;
-if (port === null) throw new Error('checkpoint_writer_worker must run as a worker thread (see CheckpointWriter).');
-const description = (workerData as { storage: WorkerStorageDescription }).storage;
+const data = workerData as WriterWorkerData | undefined;
+if (data?.port === undefined) throw new Error('checkpoint_writer_worker must run as a worker thread (see CheckpointWriter).');
+const { port, storage: description } = data;
 const post = (message: FromWriterWorker): void => port.postMessage(message);
 // Everything the write code reports goes to the logger the user gave the training thread: messages keep
 // their order, so a warning arrives before the outcome of the save that caused it.
 const logger: CheckpointLogger = { warn: (message) => post({ type: 'log', message }) };
 const inner = openStorage(description.modelDir, { local: { ...description.local, logger }, s3: description.s3 });
-const storage = new FencedStorage(inner);
+const storage = workerStorage(inner, data.testFault);
 const scheduler = new WriteScheduler(
   (job) => runWriteJob(storage, job, logger),
   (outcome) => {

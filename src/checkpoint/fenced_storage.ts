@@ -59,7 +59,7 @@ export class FencedStorage implements CheckpointStorage {
     await this.inner.delete(relPath);
   }
 
-  lock(): Promise<() => Promise<void>> {
+  lock(): ReturnType<CheckpointStorage['lock']> {
     return this.inner.lock();
   }
 

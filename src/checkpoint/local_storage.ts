@@ -3,6 +3,7 @@ import { CheckpointError, CheckpointNotFoundError, InvalidArgumentError, PathEsc
 import { crc32 } from './checksum';
 import { acquireDirectoryLock, checkDirectoryLockToken } from './directory_lock';
 import { FsLayer, realFsLayer } from './fs_layer';
+import { lockStaleMsFromEnv } from './lock_stale_env';
 import { CheckpointLogger, consoleLogger } from './logger';
 import { checkRelativePath } from './paths';
 import { BatchSeal, CheckpointStorage, FileContent, StorageStat, WorkerStorageDescription } from './storage';
@@ -89,7 +90,7 @@ export class LocalCheckpointStorage implements CheckpointStorage {
   constructor(dir: string, options: LocalCheckpointStorageOptions = {}) {
     this.location = path.resolve(dir);
     this.fs = options.fs ?? realFsLayer;
-    this.lockStaleMs = options.lockStaleMs ?? 10000;
+    this.lockStaleMs = options.lockStaleMs ?? lockStaleMsFromEnv() ?? 10000;
     if (!(this.lockStaleMs > 0)) {
       throw new InvalidArgumentError(`lockStaleMs must be a positive number of milliseconds, got ${this.lockStaleMs}.`);
     }
@@ -423,7 +424,7 @@ export class LocalCheckpointStorage implements CheckpointStorage {
    * host that is no longer running is taken over at once, so a job restarted after `kill -9` starts
    * immediately; another live writer → `CheckpointLockError` naming it.
    */
-  async lock(): Promise<() => Promise<void>> {
+  async lock(): Promise<(() => Promise<void>) & { readonly token: string }> {
     const held = await acquireDirectoryLock(await this.realRoot(), {
       staleMs: this.lockStaleMs,
       now: this.now,
@@ -431,10 +432,11 @@ export class LocalCheckpointStorage implements CheckpointStorage {
       displayName: this.location,
     });
     this.lockToken = held.token;
-    return async () => {
+    const release = async (): Promise<void> => {
       if (this.lockToken === held.token) this.lockToken = undefined;
       await held();
     };
+    return Object.assign(release, { token: held.token });
   }
 
   /** The owner token of the lock `lock()` took, while held. */

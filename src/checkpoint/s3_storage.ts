@@ -1,4 +1,5 @@
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import { lockStaleMsFromEnv } from './lock_stale_env';
 import { randomUUID } from 'crypto';
 import * as os from 'os';
 import { CheckpointError, CheckpointLockError, CheckpointLockHeldError, CheckpointNotFoundError, InvalidArgumentError } from '../errors';
@@ -152,7 +153,7 @@ export class S3CheckpointStorage implements CheckpointStorage {
       maxDelayMs: positive(options.retryMaxDelayMs, DEFAULT_RETRY_POLICY.maxDelayMs, 'retryMaxDelayMs'),
       sleep: options.sleep ?? DEFAULT_RETRY_POLICY.sleep,
     };
-    this.lockStaleMs = positive(options.lockStaleMs, 60_000, 'lockStaleMs');
+    this.lockStaleMs = positive(options.lockStaleMs ?? lockStaleMsFromEnv(env), 60_000, 'lockStaleMs');
     this.lockVerifyDelayMs = positive(options.lockVerifyDelayMs, 250, 'lockVerifyDelayMs');
     this.now = options.now ?? Date.now;
 
@@ -286,7 +287,7 @@ export class S3CheckpointStorage implements CheckpointStorage {
    * While held, a heartbeat rewrites the record every `lockStaleMs / 3`, so only a dead job's lock goes
    * stale. If the heartbeat finds that another writer took the lock over, the release function throws.
    */
-  async lock(): Promise<() => Promise<void>> {
+  async lock(): Promise<(() => Promise<void>) & { readonly token: string }> {
     const lockKey = this.lockKey();
     const existing = await this.readLock();
     if (existing !== null) {
@@ -323,11 +324,12 @@ export class S3CheckpointStorage implements CheckpointStorage {
     }
     rememberHeldToken(owner);
     this.lockToken = owner;
-    const release = this.startHeartbeat(record);
-    return async () => {
+    const stopHeartbeat = this.startHeartbeat(record);
+    const release = async (): Promise<void> => {
       if (this.lockToken === owner) this.lockToken = undefined;
-      await release();
+      await stopHeartbeat();
     };
+    return Object.assign(release, { token: owner });
   }
 
   /** The owner token of the lock `lock()` took, while held. */

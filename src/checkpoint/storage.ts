@@ -42,9 +42,11 @@ export interface CheckpointStorage {
   delete(relPath: string): Promise<void>;
   /**
    * Takes the exclusive writer lock of this storage root. Throws `CheckpointLockError` when another
-   * live writer holds it; a lock left by a dead process is recovered. Returns the release function.
+   * live writer holds it; a lock left by a dead process is recovered. Returns the release function;
+   * on backends with fencing it carries the lock's fencing `token` (see {@link checkLockToken}), so
+   * whoever holds the lock can fence writes made through another instance of the same root.
    */
-  lock(): Promise<() => Promise<void>>;
+  lock(): Promise<(() => Promise<void>) & { readonly token?: string }>;
   /**
    * Optional: the fencing token of the writer lock this object holds (set by `lock()`, cleared on
    * release). The checkpoint writer checks it before every write, so a job that lost its lock writes nothing more.

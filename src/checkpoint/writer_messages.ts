@@ -1,4 +1,6 @@
 import { CheckpointError, CheckpointLockError, CorruptCheckpointError, InvalidArgumentError } from '../errors';
+import type { MessagePort } from 'worker_threads';
+import type { WorkerStorageDescription } from './storage';
 import type { WriteJob } from './write_job';
 
 /** Training thread → worker. */
@@ -38,4 +40,22 @@ const REBUILT: Record<string, new (message: string) => Error> = {
 export function rebuildError(cloned: ClonedError): Error {
   const Kind = REBUILT[cloned.name] ?? CheckpointError;
   return new Kind(cloned.message);
+}
+
+/**
+ * Environment variable that makes the writer's worker fail on purpose, for tests of the failure path:
+ * `exit-before-index:N` ends the worker thread, `throw-before-index:N` makes it throw an uncaught error,
+ * just before its N-th write of the model index (`checkpoint`), i.e. after that save's files are written
+ * and before it is marked latest. Read once, when the worker starts.
+ */
+export const WRITER_TEST_FAULT_ENV = 'TFJS_RESUMABLE_WRITER_TEST_FAULT';
+
+/** What the training thread hands the worker at start (`workerData`). */
+export interface WriterWorkerData {
+  /** The storage to open. */
+  storage: WorkerStorageDescription;
+  /** The channel for every message both ways (the training thread reads it synchronously). */
+  port: MessagePort;
+  /** The value of {@link WRITER_TEST_FAULT_ENV}, if set. */
+  testFault: string | undefined;
 }

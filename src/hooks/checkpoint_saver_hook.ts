@@ -1,9 +1,9 @@
-import { CheckpointError, InvalidArgumentError } from '../errors';
+import { CheckpointError, CheckpointLockError, InvalidArgumentError } from '../errors';
 import { DEFAULT_KEEP_CHECKPOINT_MAX, modelSeries } from '../checkpoint/checkpoint_manager';
 import { CheckpointWriter, type SaveResult } from '../checkpoint/checkpoint_writer';
 import { checkKeepMax } from '../checkpoint/checkpoint_index';
 import type { LocalCheckpointStorageOptions } from '../checkpoint/local_storage';
-import { parseModelDir } from '../checkpoint/open_storage';
+import { closeStorage, openStorage, parseModelDir } from '../checkpoint/open_storage';
 import { acquireCheckpointLock, checkLockWaitMs, type HeldLock } from '../checkpoint/lock_wait';
 import { CheckpointLogger, consoleLogger } from '../checkpoint/logger';
 import { snapshotModel } from '../checkpoint/model_snapshot';
@@ -83,7 +83,7 @@ export class CheckpointSaverHook extends SessionRunHook {
   private readonly logger: CheckpointLogger;
   private storage: CheckpointStorage | undefined;
   private writer: CheckpointWriter | undefined;
-  private releaseLock: (() => Promise<void>) | undefined;
+  private releaseLock: HeldLock | undefined;
   private inFlight: Promise<void> = Promise.resolve();
   private lastSavedStep: number | null = null;
   private lastWriteError: unknown = null;
@@ -126,6 +126,27 @@ export class CheckpointSaverHook extends SessionRunHook {
   }
 
   override async begin(): Promise<void> {
+    // The lock first, on a storage of its own: starting the writer's worker takes a while, and a job waiting
+    // for the lock (lockWaitMs) must be waiting, and reporting it, from the start.
+    if (this.options.heldLock === undefined) {
+      const lockStorage = openStorage(this.modelDir, { local: this.options.storageOptions });
+      try {
+        const held = await acquireCheckpointLock(lockStorage, { lockWaitMs: this.options.lockWaitMs, logger: this.logger });
+        this.releaseLock = Object.assign(
+          async () => {
+            try {
+              await held();
+            } finally {
+              if (lockStorage !== this.modelDir) closeStorage(lockStorage);
+            }
+          },
+          { token: held.token },
+        );
+      } catch (e) {
+        if (lockStorage !== this.modelDir) closeStorage(lockStorage);
+        throw e;
+      }
+    }
     const writer =
       this.options.writer ??
       new CheckpointWriter(this.modelDir, {
@@ -133,20 +154,22 @@ export class CheckpointSaverHook extends SessionRunHook {
         storageOptions: this.options.storageOptions,
         logger: this.logger,
       });
-    // The worker is started (and ready) before the first save is taken.
-    await writer.open();
-    this.writer = writer;
-    this.storage = writer.storage;
     try {
-      if (this.options.heldLock === undefined) {
-        this.releaseLock = await acquireCheckpointLock(this.storage, { lockWaitMs: this.options.lockWaitMs, logger: this.logger });
-      }
+      // The worker is started (and ready) before the first save is taken.
+      await writer.open();
     } catch (e) {
-      await writer.close();
+      const release = this.releaseLock;
+      this.releaseLock = undefined;
+      await release?.();
       throw e;
     }
-    // From now on the writer writes only while this lock is ours (fencing).
-    if (this.storage.heldLockToken !== undefined) writer.fence(this.storage.heldLockToken);
+    this.writer = writer;
+    this.storage = writer.storage;
+    // From now on the writer writes only while this lock is ours (fencing). The lock may have been taken
+    // through another storage object (heldLock: the caller's, before its restore), so its token comes from
+    // the lock itself; the writer checks it against the modelDir's lock file/object before every write.
+    const token = (this.options.heldLock ?? this.releaseLock)?.token;
+    if (token !== undefined) writer.fence(token);
     for (const l of this.listeners) await l.begin();
   }
 
@@ -250,6 +273,8 @@ export class CheckpointSaverHook extends SessionRunHook {
 
   private failed(storage: CheckpointStorage, step: number, e: unknown): void {
     this.lastWriteError = e;
+    // A lost lock is not retried: the writer raises it at the next step (see CheckpointWriter.throwIfFailed).
+    if (e instanceof CheckpointLockError) return;
     this.logger.warn(
       `CheckpointSaverHook: saving step ${step} to ${storage.location} failed: ` +
         `${e instanceof Error ? e.message : String(e)} Training continues; the next save trigger retries.`,

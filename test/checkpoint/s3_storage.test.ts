@@ -170,7 +170,7 @@ describe('S3CheckpointStorage specifics', () => {
       const a = open({ prefix: 'race', ...real });
       const b = open({ prefix: 'race', ...real });
       const outcomes = await Promise.allSettled([a.lock(), b.lock()]);
-      const won = outcomes.filter((o): o is PromiseFulfilledResult<() => Promise<void>> => o.status === 'fulfilled');
+      const won = outcomes.filter((o): o is PromiseFulfilledResult<Awaited<ReturnType<typeof a.lock>>> => o.status === 'fulfilled');
       const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
       expect(won.length).toBe(1);
       expect(lost.length).toBe(1);

@@ -1,8 +1,12 @@
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { restoreLatest } from '../../src/checkpoint/checkpoint_manager';
+import { readIndex } from '../../src/checkpoint/checkpoint_index';
 import { LocalCheckpointStorage } from '../../src/checkpoint/local_storage';
+import { acquireCheckpointLock } from '../../src/checkpoint/lock_wait';
+import { openStorage } from '../../src/checkpoint/open_storage';
 import { CheckpointSaverHook } from '../../src/hooks/checkpoint_saver_hook';
 import { CheckpointSaverListener } from '../../src/hooks/checkpoint_saver_listener';
 import { SessionRunContext } from '../../src/hooks/session_run_hook';
@@ -203,6 +207,43 @@ describe('CheckpointSaverHook failures and lock', () => {
       expect(logger.warnings[1]).toMatch(/^Took the lock on .* after waiting \d+\.\d s\.$/);
       await second.end(new TrainingSession(tinyModel()));
       expect((await restoreLatest(tinyModel(), dir))?.globalStep).toBe(0);
+    }));
+
+  it('fences with the lock the caller took (heldLock, through another storage object): after a takeover it saves nothing more and afterRun throws CheckpointLockError', () =>
+    tally.run('hook lock', async () => {
+      const dir = tempDir('hook-held-fence');
+      // As resumableFit and Estimator.train do: the lock is taken on a storage of its own before the restore.
+      const heldLock = await acquireCheckpointLock(openStorage(dir));
+      const logger = new RecordingLogger();
+      const hook = new CheckpointSaverHook(dir, { saveSteps: 1, keepCheckpointMax: 0, heldLock, logger });
+      const model = tinyModel();
+      const stepsRun: number[] = [];
+      const run = runWithHook(hook, model, 6, async (ctx) => {
+        stepsRun.push(ctx.session.globalStep);
+        await hook.flush();
+        if (ctx.session.globalStep !== 2) return;
+        // Another job takes the lock over (as after this one was suspended past the stale time).
+        const ownerFile = path.join(dir, '.lock', 'owner.json');
+        const owner = JSON.parse(fs.readFileSync(ownerFile, 'utf8')) as Record<string, unknown>;
+        fs.writeFileSync(ownerFile, JSON.stringify({ ...owner, token: 'second-job' }));
+      });
+      const err = await run.catch((e: unknown) => e);
+      // Step 3's save found the lock taken over; step 4's afterRun stops the run.
+      expect(stepsRun).toEqual([1, 2, 3]);
+      expect(err).toEqual(
+        new CheckpointLockError(
+          `This job lost the writer lock of ${dir}: it is now held by process ${process.pid} on host ${os.hostname()} ` +
+            '(the lock was taken over, probably because this job was suspended past the stale time). Nothing more is written ' +
+            'by this job; the other job owns the modelDir now. Check that only one job trains on it.',
+        ),
+      );
+      expect(err).toBeInstanceOf(CheckpointLockError);
+      expect(logger.warnings).toEqual([]);
+      // Nothing after step 2 is indexed or left on disk.
+      expect((await readIndex(openStorage(dir), 'checkpoint', 'model.ckpt'))?.map((e) => e.step)).toEqual([1, 2]);
+      expect(checkpointDirs(dir)).toEqual(['model.ckpt-1', 'model.ckpt-2']);
+      await expect(hook.end(new TrainingSession(model))).rejects.toEqual(err);
+      await expect(heldLock()).rejects.toThrow(CheckpointLockError);
     }));
 
   it('refuses a negative lockWaitMs', () => {

@@ -39,6 +39,11 @@ const BOUNDED_LOSS_MS = 200;
  * The newest save the killed child triggered at least {@link BOUNDED_LOSS_MS} before the kill (0: none):
  * the restart must resume from it or from a newer one.
  */
+/** The slowest trigger → acknowledgement time of a child's saves, in ms (how long its writes took under this load). */
+function slowestSaveMs(outcome: ChildOutcome): number {
+  return Math.max(0, ...[...outcome.stdout.matchAll(/^latency \d+ (\d+)$/gm)].map((m) => Number(m[1])));
+}
+
 function newestSaveDueBy(killed: ChildOutcome): number {
   if (killed.killedAtMs === undefined) return 0;
   const due = [...killed.stdout.matchAll(/^trigger (\d+) at (\d+)$/gm)]
@@ -128,6 +133,7 @@ async function runSeed(seed: number): Promise<SeedResult> {
   const kills: KillRecord[] = [];
   const restoredSteps: number[] = [];
   const stepsLost: number[] = [];
+  const slowestSaves: number[] = [];
   try {
     const reference = await referenceSha(config);
     const killCount = 1 + Math.floor(seedrandom.alea(`kill-count-${seed}`)() * 3);
@@ -145,11 +151,13 @@ async function runSeed(seed: number): Promise<SeedResult> {
         const { restoredStep } = await checkAfterKill(modelDir, acknowledged);
         restoredSteps.push(restoredStep);
         stepsLost.push(Math.max(0, killed.lastStep - restoredStep));
+        slowestSaves.push(slowestSaveMs(killed));
         const due = newestSaveDueBy(killed);
         if (restoredStep < due) {
           throw new Error(
             `unbounded loss: checkpoint ${due} was triggered at least ${BOUNDED_LOSS_MS} ms before the kill but the ` +
-              `restart resumes from step ${restoredStep} (killed after step ${killed.lastStep})`,
+              `restart resumes from step ${restoredStep} (killed after step ${killed.lastStep}; the slowest acknowledged save ` +
+              `of that child took ${slowestSaveMs(killed)} ms from trigger to acknowledgement)`,
           );
         }
       },
@@ -166,7 +174,7 @@ async function runSeed(seed: number): Promise<SeedResult> {
     expect(createHash('sha256').update(fs.readFileSync(outFile)).digest('hex')).toBe(sha);
     if (sha !== reference) throw new Error(`final weights differ from the uninterrupted run: sha256 ${sha}, reference ${reference}`);
     fs.rmSync(dir, { recursive: true, force: true });
-    return { line: `seed ${seed}: ${describeRun(config, kills, restoredSteps)}, steps lost [${stepsLost.join(', ')}], final sha256 equal` };
+    return { line: `seed ${seed}: ${describeRun(config, kills, restoredSteps)}, steps lost [${stepsLost.join(', ')}], slowest save [${slowestSaves.join(', ')}] ms, final sha256 equal` };
   } catch (e) {
     const cause = e instanceof Error ? e : new Error(String(e));
     const where = `${describeRun(config, kills, restoredSteps)}; files kept in ${dir}`;
