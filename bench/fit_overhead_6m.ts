@@ -74,10 +74,10 @@ async function trainOnce(withHooks: boolean, steps: number): Promise<Run> {
   }
 }
 
-/** Rows for the 6M fit overhead; `BENCH_FIT_6M_STEPS` (default 31) steps per run, `BENCH_FIT_6M_ROUNDS` (default 3) rounds. */
+/** Rows for the 6M fit overhead; `BENCH_FIT_6M_STEPS` (default 21: saves at steps 11 and 21 inside the steady span) steps per run, `BENCH_FIT_6M_ROUNDS` (default 3) rounds. */
 export async function fitOverhead6mBenchmarks(options: { quick: boolean; notes: string[] }): Promise<BenchRow[]> {
   await useFastestBackend({ candidates: ['wasm'] });
-  const steps = envInt('BENCH_FIT_6M_STEPS', options.quick ? 21 : 31);
+  const steps = envInt('BENCH_FIT_6M_STEPS', options.quick ? 11 : 21);
   const rounds = envInt('BENCH_FIT_6M_ROUNDS', options.quick ? 1 : 3);
   // No warm-up round: the durability benchmark before this one trained the same model on this backend.
   let reference: Buffer | undefined;

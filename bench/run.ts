@@ -74,7 +74,7 @@ const BENCHMARKS: Benchmark[] = [
   {
     title: 'Fit overhead on the 5.8M-parameter MLP (bench/fit_overhead_6m.ts)',
     method:
-      '`fitDataset` of the 5.8M-parameter MLP on wasm, 31 steps (`BENCH_FIT_6M_STEPS`), with ' +
+      '`fitDataset` of the 5.8M-parameter MLP on wasm, 21 steps (`BENCH_FIT_6M_STEPS`; saves at 11 and 21), with ' +
       '`CheckpointInputPipelineHook` + `CheckpointSaverHook` every 10 steps against plain `fitDataset`, 3 paired ' +
       'rounds (`BENCH_FIT_6M_ROUNDS`, order swapped each round), same seeded weights and data; ratio = median of ' +
       'the per-round steady-rate ratios (end of step 1 to end of the last step), spread printed. Final weights of ' +

@@ -181,7 +181,7 @@ async function modelRows(
   notes: string[],
 ): Promise<BenchRow[]> {
   // Untimed warm-up writer run: compiles the kernels and tells how big a checkpoint is.
-  const warm = await trainRun(model, 'writer', { ...options, rawBytes: 0 });
+  const warm = await trainRun(model, 'writer', { ...options, steps: Math.min(options.steps, 4), rawBytes: 0 });
   const bytes = warm.checkpointBytes;
   const writer = { durable: [] as number[], main: [] as number[], missing: 0 };
   const raw = { durable: [] as number[], missing: 0 };
