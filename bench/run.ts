@@ -13,6 +13,8 @@ import * as tf from '@tensorflow/tfjs';
 import { BenchRow, markdownTable, printTable } from './bench_row';
 import { backendSpeedBenchmarks } from './backend_speed';
 import { checkpointBenchmarks } from './checkpoint_write';
+import { fitOverhead6mBenchmarks } from './fit_overhead_6m';
+import { writerDurabilityBenchmarks } from './writer_durability';
 import { pipelineBenchmarks } from './data_pipeline';
 import { trainingOverheadBenchmarks } from './training_overhead';
 
@@ -43,15 +45,41 @@ const BENCHMARKS: Benchmark[] = [
     run: (quick) => pipelineBenchmarks({ scale: quick ? 0.02 : 1 }),
   },
   {
-    title: 'Checkpoint write (bench/checkpoint_write.ts)',
+    title: 'Checkpoint write and restore (bench/checkpoint_write.ts)',
     method:
-      'Writes a checkpoint of a 50 MB model (two dense layers, 2048×3072 and 3072×2048 float32) with ' +
-      '`saveCheckpoint` — snapshot, checksums, atomic temp-file + fsync + rename + directory fsync, index ' +
-      'update — against the least a durable save can cost: one `fs.writeFile` of the same number of bytes ' +
-      'plus an fsync, interleaved in one process, one untimed warm-up, median of 7; ratio is our MB/s / raw ' +
-      'MB/s (target ≥ 0.5x). Retention is kept out of the timed region. Runs on the backend left by the ' +
-      'previous benchmark (`cpu`).',
-    run: () => checkpointBenchmarks(),
+      'For a 50 MB and a 400 MB model (one dense layer 2048→n, float32 weights, no optimizer; sizes by ' +
+      '`BENCH_WRITE_SIZES_MB`): a save through the `CheckpointWriter` — snapshot on the training thread, then ' +
+      'in its worker thread checksums, atomic temp-file + fsync + rename + directory fsync, index update — timed ' +
+      'until the worker reports it durable, against the least a durable save can cost: one `fs.writeFile` of the ' +
+      'same number of (already touched) bytes plus an fsync; then `restoreLatest` of that checkpoint (read, verify ' +
+      'every CRC-32, set the weights) against `fs.readFile` of the raw file. Interleaved in one process, one ' +
+      'untimed warm-up, median of 5 (`BENCH_WRITE_RUNS`); ratios are our MB/s / raw MB/s (targets: write ≥ 0.5x, ' +
+      'restore ≥ 0.8x). Retention is kept out of the timed region. Runs on the `cpu` backend.',
+    run: (quick) => checkpointBenchmarks({ quick }),
+  },
+  {
+    title: 'Snapshot → durable while training (bench/writer_durability.ts)',
+    method:
+      '`fitDataset` on wasm with a `CheckpointSaverHook` (background writer) for the demo model (784-64-10, ' +
+      'Adam, saveSteps 20, 300 steps) and a 5.8M-parameter MLP (784-2048-2048-10, Adam, ~67 MB checkpoint, ' +
+      'saveSteps 2, 16 steps). A saver listener marks each trigger (before the snapshot); a hook after the saver ' +
+      'marks when the training thread is free again (training-thread ms per save); a probe thread watches the ' +
+      'index with `fs.watch` and marks when it names the step, after an fsync of the directory. The baseline ' +
+      'runs the same training without the saver and, at the same steps, has a probe thread `fs.writeFile` + fsync ' +
+      'a buffer of the checkpoint\'s size: raw durable latency under the same load. Writer and raw runs alternate, ' +
+      '2 rounds (`BENCH_DURABLE_ROUNDS`), one untimed warm-up; the ratio is the writer\'s p50 / raw p50. Saves ' +
+      'after step 1 are timed; saves replaced while waiting are counted.',
+    run: (quick, notes) => writerDurabilityBenchmarks({ quick, notes }),
+  },
+  {
+    title: 'Fit overhead on the 5.8M-parameter MLP (bench/fit_overhead_6m.ts)',
+    method:
+      '`fitDataset` of the 5.8M-parameter MLP on wasm, 21 steps (`BENCH_FIT_6M_STEPS`; saves at 11 and 21), with ' +
+      '`CheckpointInputPipelineHook` + `CheckpointSaverHook` every 10 steps against plain `fitDataset`, 3 paired ' +
+      'rounds (`BENCH_FIT_6M_ROUNDS`, order swapped each round), same seeded weights and data; ratio = median of ' +
+      'the per-round steady-rate ratios (end of step 1 to end of the last step), spread printed. Final weights of ' +
+      'every run are asserted bit-equal to the plain run (the benchmark fails otherwise).',
+    run: (quick, notes) => fitOverhead6mBenchmarks({ quick, notes }),
   },
   {
     title: 'Training overhead (bench/training_overhead.ts)',

@@ -19,6 +19,7 @@ import {
 import type { TrainingSession } from '../src/hooks/training_session';
 import { IMAGE_SIZE, NUM_CLASSES, loadDigits } from '../examples/mnist_data';
 import { BenchRow, median, printTable } from './bench_row';
+import { weightBytes } from './bench_models';
 
 /** Sizes of the training benchmark; the defaults are what RESULTS.md reports. */
 export interface TrainingOverheadOptions {
@@ -61,11 +62,6 @@ function mlp(): tf.LayersModel {
   );
   model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy' });
   return model;
-}
-
-/** Final weights as bytes, to check that checkpointing did not change what was trained. */
-function weightBytes(model: tf.LayersModel): Buffer {
-  return Buffer.concat(model.getWeights().map((w) => Buffer.from((w.dataSync() as Float32Array).slice().buffer)));
 }
 
 /** Wall-clock milliseconds each hook method kept the training loop waiting, summed per `hook.method`. */

@@ -312,7 +312,10 @@ export function checkpointModelHandler(modelDir: ModelDirOrStorage, checkpoint?:
           modelTopology: ckpt.modelTopology as unknown as object,
           format: 'layers-model',
           weightSpecs: ckpt.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: w.dtype })),
-          weightData: weightData.buffer as ArrayBuffer,
+          // The tensors may be views into a larger buffer (the file as read): hand tfjs exactly the weights.
+          weightData: (weightData.byteOffset === 0 && weightData.byteLength === weightData.buffer.byteLength
+            ? weightData.buffer
+            : weightData.slice().buffer) as ArrayBuffer,
         };
       }),
   };

@@ -26,15 +26,28 @@ export const BLOB_HEADER_BYTES = 20;
  * payload's CRC-32, so a reader detects a foreign file, a truncation and any bit flip before decoding.
  */
 export function frameBlob(payload: Uint8Array): Uint8Array {
+  const [header] = frameBlobParts([payload]);
   const out = new Uint8Array(BLOB_HEADER_BYTES + payload.byteLength);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, BLOB_MAGIC, true);
-  view.setUint32(4, BLOB_VERSION, true);
-  view.setUint32(8, payload.byteLength % 0x100000000, true);
-  view.setUint32(12, Math.floor(payload.byteLength / 0x100000000), true);
-  view.setUint32(16, crc32(payload), true);
+  out.set(header);
   out.set(payload, BLOB_HEADER_BYTES);
   return out;
+}
+
+/**
+ * {@link frameBlob} for a payload given in parts, without concatenating them: the frame header followed by
+ * the parts themselves, to be written back to back (a big optimizer state is never copied into one buffer).
+ */
+export function frameBlobParts(parts: readonly Uint8Array[]): Uint8Array[] {
+  const length = parts.reduce((sum, part) => sum + part.byteLength, 0);
+  const checksum = parts.reduce((crc, part) => crc32(part, crc), 0);
+  const header = new Uint8Array(BLOB_HEADER_BYTES);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, BLOB_MAGIC, true);
+  view.setUint32(4, BLOB_VERSION, true);
+  view.setUint32(8, length % 0x100000000, true);
+  view.setUint32(12, Math.floor(length / 0x100000000), true);
+  view.setUint32(16, checksum, true);
+  return [header, ...parts];
 }
 
 /** Checks a framed blob and returns its payload (a view, no copy). `what` names the file in errors. */

@@ -1,5 +1,5 @@
 import { CheckpointLockError } from '../errors';
-import type { CheckpointStorage, StorageStat } from './storage';
+import type { BatchSeal, CheckpointStorage, FileContent, StorageStat } from './storage';
 
 /**
  * A storage that writes only while its job still holds the modelDir's writer lock: before every write
@@ -13,16 +13,16 @@ export class FencedStorage implements CheckpointStorage {
   private token: string | undefined;
   private lost: CheckpointLockError | undefined;
   /** Present when the inner storage batches writes (see `CheckpointStorage.writeAtomicBatch`). */
-  readonly writeAtomicBatch?: (files: ReadonlyArray<readonly [string, Uint8Array]>) => Promise<number[]>;
+  readonly writeAtomicBatch?: (files: ReadonlyArray<readonly [string, FileContent]>, seal?: BatchSeal) => Promise<number[]>;
 
   /** @param inner the storage written through; it must offer `checkLockToken` for a token to be enforced. */
   constructor(private readonly inner: CheckpointStorage) {
     this.location = inner.location;
     const batch = inner.writeAtomicBatch?.bind(inner);
     if (batch !== undefined) {
-      this.writeAtomicBatch = async (files) => {
+      this.writeAtomicBatch = async (files, seal) => {
         await this.checkFence();
-        return batch(files);
+        return batch(files, seal);
       };
     }
   }

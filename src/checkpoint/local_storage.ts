@@ -6,7 +6,7 @@ import { FsLayer, realFsLayer } from './fs_layer';
 import { lockStaleMsFromEnv } from './lock_stale_env';
 import { CheckpointLogger, consoleLogger } from './logger';
 import { checkRelativePath } from './paths';
-import { CheckpointStorage, type HeldLock, StorageStat, WorkerStorageDescription } from './storage';
+import { type BatchSeal, CheckpointStorage, type FileContent, type HeldLock, StorageStat, WorkerStorageDescription } from './storage';
 
 /** Options of {@link LocalCheckpointStorage}. */
 export interface LocalCheckpointStorageOptions {
@@ -28,8 +28,12 @@ export interface LocalCheckpointStorageOptions {
   logger?: CheckpointLogger;
 }
 
-/** Bytes handed to one `write` call: big enough to stream at disk speed, small enough to fault mid-file. */
-const WRITE_CHUNK_BYTES = 4 * 1024 * 1024;
+/**
+ * Bytes handed to one `write` call: big enough to stream at disk speed, small enough to fault mid-file. 1 MiB:
+ * the chunk is checksummed while the kernel copies it, and with 4 MiB chunks the two contend (measured on 70 MB:
+ * 1 MiB 36-49 ms, 4 MiB 29-154 ms, `fs.writeFile` 36-54 ms).
+ */
+const WRITE_CHUNK_BYTES = 1024 * 1024;
 
 let tempCounter = 0;
 
@@ -226,12 +230,15 @@ export class LocalCheckpointStorage implements CheckpointStorage {
 
   /**
    * Writes each file to a temporary file beside it (checksumming each chunk while the chunk's write is in
-   * flight), fsyncs all temporary files together, renames them into place in the order given and fsyncs
-   * each directory once. A crash at any point leaves every target with its old or its complete new
-   * content; a failure removes the temporary files not yet renamed and names the file and the stage.
+   * flight; a file given in parts is written part after part into one file), then the `seal` file made from
+   * their checksums, fsyncs each temporary file as soon as it is written (all before any rename), renames them into place in the order given (the
+   * seal last) and fsyncs each directory once. A crash at any point leaves every target with its old or its
+   * complete new content; a failure removes the temporary files not yet renamed and names the file and the stage.
    */
-  async writeAtomicBatch(files: ReadonlyArray<readonly [string, Uint8Array]>): Promise<number[]> {
-    const targets = await Promise.all(files.map(async ([relPath]) => this.resolve(relPath)));
+  async writeAtomicBatch(files: ReadonlyArray<readonly [string, FileContent]>, seal?: BatchSeal): Promise<number[]> {
+    const entries: Array<{ relPath: string; abs: string; content: FileContent }> = await Promise.all(
+      files.map(async ([relPath, content]) => ({ relPath, abs: await this.resolve(relPath), content })),
+    );
     const fail = (relPath: string, stage: string, e: unknown, previousUnchanged: boolean): CheckpointError =>
       new CheckpointError(
         `Could not write ${relPath} in ${this.location}: ${stage} failed (${errnoCode(e)}: ${errnoMessage(e)}). ` +
@@ -241,25 +248,30 @@ export class LocalCheckpointStorage implements CheckpointStorage {
           adviceFor(errnoCode(e)),
         { cause: e },
       );
-    const dirs = [...new Set(targets.map((abs) => path.dirname(abs)))];
-    for (const dir of dirs) {
+    const dirs: string[] = [];
+    const ensureDirectory = async (relPath: string, abs: string): Promise<void> => {
+      const dir = path.dirname(abs);
+      if (dirs.includes(dir)) return;
       try {
         await this.fs.mkdirp(dir);
       } catch (e) {
         const cause = await this.mkdirFailure(e);
-        throw fail(files[targets.findIndex((abs) => path.dirname(abs) === dir)][0], 'creating the directory', cause, true);
+        throw fail(relPath, 'creating the directory', cause, true);
       }
-    }
+      dirs.push(dir);
+    };
+    for (const { relPath, abs } of entries) await ensureDirectory(relPath, abs);
     const temps: string[] = [];
     const fds: number[] = [];
+    // Each file's fsync starts as soon as its bytes are written, while the next file is written.
+    const syncs: Array<Promise<void>> = [];
     const abandon = async (): Promise<void> => {
-      for (const fd of fds) await this.fs.close(fd).catch(() => undefined);
+      await Promise.allSettled(syncs);
+      for (const fd of fds) if (fd >= 0) await this.fs.close(fd).catch(() => undefined);
       for (const temp of temps) await this.fs.unlink(temp).catch(() => undefined);
     };
-    const checksums: number[] = [];
-    for (const [index, [relPath, data]] of files.entries()) {
+    const writeTemporary = async (relPath: string, abs: string, content: FileContent): Promise<number> => {
       tempCounter += 1;
-      const abs = targets[index];
       const temp = path.join(path.dirname(abs), `.${path.basename(abs)}.tmp-${process.pid}-${tempCounter}`);
       try {
         fds.push(await this.fs.open(temp, 'wx', 0o644));
@@ -268,25 +280,44 @@ export class LocalCheckpointStorage implements CheckpointStorage {
         throw fail(relPath, 'creating a temporary file', e, true);
       }
       temps.push(temp);
+      const fd = fds[fds.length - 1];
+      let checksum: number;
       try {
-        checksums.push(await this.writeChecksummed(fds[index], data));
+        checksum = await this.writeChecksummed(fd, content);
       } catch (e) {
         await abandon();
         throw fail(relPath, 'writing the temporary file', e, true);
       }
+      syncs.push(this.fs.fsync(fd));
+      return checksum;
+    };
+    const checksums: number[] = [];
+    for (const { relPath, abs, content } of entries) checksums.push(await writeTemporary(relPath, abs, content));
+    if (seal !== undefined) {
+      const [relPath, bytes] = seal(checksums);
+      let abs: string;
+      try {
+        abs = await this.resolve(relPath);
+        await ensureDirectory(relPath, abs);
+      } catch (e) {
+        await abandon();
+        throw e;
+      }
+      entries.push({ relPath, abs, content: bytes });
+      await writeTemporary(relPath, abs, bytes);
     }
-    // fsync all temporary files at once: the file system can flush them in one journal commit.
-    const synced = await Promise.allSettled(fds.map((fd) => this.fs.fsync(fd)));
+    // Every temporary file durable before any rename (the fsyncs overlap: one journal commit can serve them all).
+    const synced = await Promise.allSettled(syncs);
     const unsynced = synced.findIndex((r) => r.status === 'rejected');
     if (unsynced >= 0) {
       await abandon();
-      throw fail(files[unsynced][0], 'fsync of the temporary file', (synced[unsynced] as PromiseRejectedResult).reason, true);
+      throw fail(entries[unsynced].relPath, 'fsync of the temporary file', (synced[unsynced] as PromiseRejectedResult).reason, true);
     }
-    for (const [index, [relPath]] of files.entries()) {
+    for (const [index, { relPath, abs }] of entries.entries()) {
       try {
         await this.fs.close(fds[index]);
         fds[index] = -1;
-        await this.fs.rename(temps[index], targets[index]);
+        await this.fs.rename(temps[index], abs);
       } catch (e) {
         for (const fd of fds.slice(index)) if (fd >= 0) await this.fs.close(fd).catch(() => undefined);
         for (const temp of temps.slice(index)) await this.fs.unlink(temp).catch(() => undefined);
@@ -297,26 +328,33 @@ export class LocalCheckpointStorage implements CheckpointStorage {
       try {
         await this.syncDirectory(dir);
       } catch (e) {
-        throw fail(files[0][0], 'fsync of the directory', e, false);
+        throw fail(entries[0].relPath, 'fsync of the directory', e, false);
       }
     }
     return checksums;
   }
 
-  /** Writes `data` from position 0, checksumming each chunk while the write of that chunk is in flight. */
-  private async writeChecksummed(fd: number, data: Uint8Array): Promise<number> {
+  /**
+   * Writes `content` (one buffer or its parts, back to back) from position 0, checksumming each chunk while
+   * the write of that chunk is in flight.
+   */
+  private async writeChecksummed(fd: number, content: FileContent): Promise<number> {
     let checksum = 0;
-    let written = 0;
-    while (written < data.byteLength) {
-      const length = Math.min(WRITE_CHUNK_BYTES, data.byteLength - written);
-      const writing = this.fs.write(fd, data, written, length, written);
-      // The write runs on libuv's thread pool; the checksum of the same bytes runs here meanwhile.
-      const before = checksum;
-      checksum = crc32(data.subarray(written, written + length), before);
-      const n = await writing;
-      // A short write: the next round writes (and checksums) the rest.
-      if (n < length) checksum = crc32(data.subarray(written, written + n), before);
-      written += n;
+    let position = 0;
+    for (const data of content instanceof Uint8Array ? [content] : content) {
+      let written = 0;
+      while (written < data.byteLength) {
+        const length = Math.min(WRITE_CHUNK_BYTES, data.byteLength - written);
+        const writing = this.fs.write(fd, data, written, length, position);
+        // The write runs on libuv's thread pool; the checksum of the same bytes runs here meanwhile.
+        const before = checksum;
+        checksum = crc32(data.subarray(written, written + length), before);
+        const n = await writing;
+        // A short write: the next round writes (and checksums) the rest.
+        if (n < length) checksum = crc32(data.subarray(written, written + n), before);
+        written += n;
+        position += n;
+      }
     }
     return checksum;
   }

@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { BackendFingerprint, currentBackendFingerprint } from '../backend_fingerprint';
 import { CheckpointNotFoundError, CorruptCheckpointError, InvalidArgumentError } from '../errors';
 import type { JsonValue } from '../data/state';
-import { crc32, frameBlob, unframeBlob } from './checksum';
+import { crc32, frameBlob, frameBlobParts, unframeBlob } from './checksum';
 import { checkStep } from './checkpoint_index';
 import type { ModelSnapshot, OptimizerSnapshot } from './model_snapshot';
 import { decodeChecksummedJson, encodeChecksummedJson, isJsonObject, parseBoundedJson } from './safe_json';
-import type { CheckpointStorage } from './storage';
+import type { BatchSeal, CheckpointStorage, FileContent } from './storage';
 import { TensorData, concatTensorData, specsToJson, splitTensorData, validateSpecs } from './tensor_data';
 
 /** Prefix of model checkpoint directories: `model.ckpt-<step>`. */
@@ -100,17 +100,18 @@ function extraFile(name: string): string {
 
 const encoder = new TextEncoder();
 
-/** optimizer.bin payload: u32 header length | header JSON {className, weights, hidden} | tensor data. */
-function encodeOptimizer(state: OptimizerSnapshot): Uint8Array {
+/**
+ * optimizer.bin, framed: u32 header length | header JSON {className, weights, hidden} | tensor data. In
+ * parts (frame header, length + JSON, the snapshot's packed tensor data), so the tensors are not copied.
+ */
+function encodeOptimizer(state: OptimizerSnapshot): Uint8Array[] {
   const header = encoder.encode(
     JSON.stringify({ className: state.className, weights: specsToJson(state.weights), hidden: specsToJson(state.hidden) }),
   );
-  const data = concatTensorData([...state.weights, ...state.hidden]);
-  const payload = new Uint8Array(4 + header.byteLength + data.byteLength);
-  new DataView(payload.buffer).setUint32(0, header.byteLength, true);
-  payload.set(header, 4);
-  payload.set(data, 4 + header.byteLength);
-  return frameBlob(payload);
+  const prefix = new Uint8Array(4 + header.byteLength);
+  new DataView(prefix.buffer).setUint32(0, header.byteLength, true);
+  prefix.set(header, 4);
+  return frameBlobParts([prefix, concatTensorData([...state.weights, ...state.hidden])]);
 }
 
 function decodeOptimizer(framed: Uint8Array, what: string, maxJsonBytes: number): OptimizerSnapshot {
@@ -135,18 +136,43 @@ function decodeOptimizer(framed: Uint8Array, what: string, maxJsonBytes: number)
   };
 }
 
+/** The bytes of a file given in parts, in one buffer (for storages that take one buffer per object). */
+function joined(content: FileContent): Uint8Array {
+  if (content instanceof Uint8Array) return content;
+  const out = new Uint8Array(content.reduce((sum, part) => sum + part.byteLength, 0));
+  let offset = 0;
+  for (const part of content) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
+
+function contentBytes(content: FileContent): number {
+  return content instanceof Uint8Array ? content.byteLength : content.reduce((sum, part) => sum + part.byteLength, 0);
+}
+
 /**
- * Writes files atomically and returns their CRC-32s: in one durable batch (checksummed while written)
- * where the storage offers it, else one `writeAtomic` each.
+ * Writes files atomically, then the `seal` file made from their CRC-32s: in one durable batch (checksummed
+ * while written, one fsync round) where the storage offers it, else one `writeAtomic` each, the seal last.
  */
-async function writeChecksummed(storage: CheckpointStorage, files: ReadonlyArray<readonly [string, Uint8Array]>): Promise<number[]> {
-  if (storage.writeAtomicBatch) return storage.writeAtomicBatch(files);
+async function writeChecksummed(
+  storage: CheckpointStorage,
+  files: ReadonlyArray<readonly [string, FileContent]>,
+  seal: BatchSeal,
+): Promise<void> {
+  if (storage.writeAtomicBatch) {
+    await storage.writeAtomicBatch(files, seal);
+    return;
+  }
   const checksums: number[] = [];
-  for (const [rel, bytes] of files) {
+  for (const [rel, content] of files) {
+    const bytes = joined(content);
     await storage.writeAtomic(rel, bytes);
     checksums.push(crc32(bytes));
   }
-  return checksums;
+  const [rel, bytes] = seal(checksums);
+  await storage.writeAtomic(rel, bytes);
 }
 
 /**
@@ -173,7 +199,7 @@ export async function writeModelCheckpointFiles(
       );
     }
   }
-  const files: Array<[string, Uint8Array]> = [
+  const files: Array<[string, FileContent]> = [
     [
       MODEL_JSON,
       encoder.encode(
@@ -191,25 +217,29 @@ export async function writeModelCheckpointFiles(
   if (snapshot.optimizer) files.push([OPTIMIZER_BIN, encodeOptimizer(snapshot.optimizer)]);
   for (const [name, bytes] of Object.entries(extras)) files.push([extraFile(name), frameBlob(bytes)]);
 
-  // weights.bin last: a crash while renaming leaves at most the biggest file to rewrite, nothing half-named.
+  // weights.bin last of the data files: a crash while renaming leaves at most the biggest file to rewrite.
   files.push(files.splice(1, 1)[0]);
-  const checksums = await writeChecksummed(storage, files.map(([name, bytes]) => [`${dir}/${name}`, bytes] as const));
-  const records: Record<string, JsonValue> = {};
-  files.forEach(([name, bytes], i) => {
-    records[name] = { size: bytes.byteLength, crc32: checksums[i] };
-  });
   const fingerprint = writerFingerprint(meta);
-  const state: { [key: string]: JsonValue } = {
-    formatVersion: CHECKPOINT_FORMAT_VERSION,
-    globalStep: meta.globalStep,
-    epoch: meta.epoch,
-    backend: fingerprint.backend,
-    fingerprint: { ...fingerprint },
-    createdAt: new Date().toISOString(),
-    files: records,
-    extras: Object.keys(extras),
+  // state.json records every file's size and CRC-32 and is renamed last: made durable in the same fsync
+  // round as the files (nothing names the checkpoint before the index, written after this batch).
+  const sealState = (checksums: readonly number[]): readonly [string, Uint8Array] => {
+    const records: Record<string, JsonValue> = {};
+    files.forEach(([name, content], i) => {
+      records[name] = { size: contentBytes(content), crc32: checksums[i] };
+    });
+    const state: { [key: string]: JsonValue } = {
+      formatVersion: CHECKPOINT_FORMAT_VERSION,
+      globalStep: meta.globalStep,
+      epoch: meta.epoch,
+      backend: fingerprint.backend,
+      fingerprint: { ...fingerprint },
+      createdAt: new Date().toISOString(),
+      files: records,
+      extras: Object.keys(extras),
+    };
+    return [`${dir}/${STATE_JSON}`, encodeChecksummedJson(state)];
   };
-  await storage.writeAtomic(`${dir}/${STATE_JSON}`, encodeChecksummedJson(state));
+  await writeChecksummed(storage, files.map(([name, content]) => [`${dir}/${name}`, content] as const), sealState);
 }
 
 /** The fingerprint recorded for `meta`: its own, else the active backend's (or just `meta.backend` and the tfjs version). */

@@ -26,10 +26,13 @@ export interface CheckpointStorage {
   /**
    * Optional, for backends where durability can be batched: writes several objects, each atomically as
    * `writeAtomic` does, makes them all durable together (one directory fsync instead of one per file),
-   * and returns each object's CRC-32, computed while its bytes are written. Objects are renamed into
-   * place in the order given. Callers fall back to `writeAtomic` + `crc32` when it is absent.
+   * and returns each object's CRC-32, computed while its bytes are written. An object given as several
+   * parts is written as their concatenation without building it. `seal`, when given, makes one more
+   * object from the others' CRC-32s (a manifest such as `state.json`) once they are written; it is made
+   * durable with them and renamed last (its CRC-32 is not returned). Objects are renamed into place in
+   * the order given. Callers fall back to `writeAtomic` + `crc32` when it is absent.
    */
-  writeAtomicBatch?(files: ReadonlyArray<readonly [string, Uint8Array]>): Promise<number[]>;
+  writeAtomicBatch?(files: ReadonlyArray<readonly [string, FileContent]>, seal?: BatchSeal): Promise<number[]>;
   /**
    * Optional, for backends with real directories: whether a directory (not an object) is at `relPath`, so a
    * reader can tell an index file replaced by a directory from a missing one.
@@ -93,6 +96,12 @@ export interface WorkerStorageDescription {
     | 'requestTimeoutMs'
   >;
 }
+
+/** The bytes of one object of a {@link CheckpointStorage.writeAtomicBatch}: one buffer, or parts written back to back. */
+export type FileContent = Uint8Array | readonly Uint8Array[];
+
+/** Makes the last object of a batch from the CRC-32s of the others (in their order): its path and bytes. */
+export type BatchSeal = (checksums: readonly number[]) => readonly [string, Uint8Array];
 
 /** Metadata of one stored object. */
 export interface StorageStat {

@@ -94,14 +94,20 @@ export function concatTensorData(tensors: TensorData[]): Uint8Array {
   return out;
 }
 
-/** Splits concatenated data back into tensors following validated specs (copies, so every view is aligned). */
+/**
+ * Splits concatenated data back into tensors following validated specs. Each tensor is a view into `bytes`
+ * where its start is 4-byte aligned (no copy: a restore reads hundreds of MB), else an aligned copy; the
+ * caller hands over `bytes` (it must not change them afterwards).
+ */
 export function splitTensorData(specs: TensorSpec[], bytes: Uint8Array): TensorData[] {
   let offset = 0;
   return specs.map((spec) => {
     const elements = spec.shape.reduce((a, b) => a * b, 1);
-    const chunk = bytes.slice(offset, offset + elements * 4);
+    const start = bytes.byteOffset + offset;
     offset += elements * 4;
-    const data = spec.dtype === 'int32' ? new Int32Array(chunk.buffer) : new Float32Array(chunk.buffer);
+    const [buffer, byteOffset] =
+      start % 4 === 0 ? [bytes.buffer, start] : [bytes.slice(offset - elements * 4, offset).buffer, 0];
+    const data = spec.dtype === 'int32' ? new Int32Array(buffer, byteOffset, elements) : new Float32Array(buffer, byteOffset, elements);
     return { ...spec, data };
   });
 }

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { LocalCheckpointStorage } from '../../src/checkpoint/local_storage';
 import { FsLayer, realFsLayer } from '../../src/checkpoint/fs_layer';
+import { crc32 } from '../../src/checkpoint/checksum';
 import { restoreLatest } from '../../src/checkpoint/checkpoint_manager';
 import { CheckpointError, CheckpointLockError, CheckpointNotFoundError, PathEscapeError } from '../../src/errors';
 import { errno } from './faulty_fs';
@@ -128,6 +129,48 @@ function exactly(text: string): RegExp {
   const escaped = text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\\\\d\\\+/g, '\\d+');
   return new RegExp(`^${escaped}$`);
 }
+
+describe('LocalCheckpointStorage.writeAtomicBatch', () => {
+  it('writes a file given in parts as their concatenation, seals the batch from its CRC-32s and renames the seal last', () =>
+    tally.run('batch parts and seal', async () => {
+      const dir = tempDir('batch');
+      const renamed: string[] = [];
+      const fsLayer: FsLayer = { ...realFsLayer, rename: async (from, to) => {
+        renamed.push(path.relative(fs.realpathSync(dir), to));
+        await realFsLayer.rename(from, to);
+      } };
+      const s = await LocalCheckpointStorage.open(dir, { fs: fsLayer });
+      // Bigger than one write chunk (1 MiB), with parts crossing chunk boundaries.
+      const big = Uint8Array.from({ length: 3 * 1024 * 1024 + 5 }, (_, i) => (i * 7 + 3) & 0xff);
+      const parts = [new Uint8Array([1, 2, 3]), big.subarray(0, 1024 * 1024 + 1), big.subarray(1024 * 1024 + 1)];
+      const whole = Buffer.concat([Buffer.from([1, 2, 3]), Buffer.from(big)]);
+      let sealedWith: readonly number[] = [];
+      const checksums = await s.writeAtomicBatch(
+        [['d/one.bin', new Uint8Array([9, 8])], ['d/parts.bin', parts]],
+        (crcs) => {
+          sealedWith = [...crcs];
+          return ['d/seal.json', new TextEncoder().encode(JSON.stringify(crcs))];
+        },
+      );
+      expect(checksums).toEqual([crc32(new Uint8Array([9, 8])), crc32(whole)]);
+      expect(sealedWith).toEqual(checksums);
+      expect(Buffer.from(await s.read('d/parts.bin')).equals(whole)).toBe(true);
+      expect(new TextDecoder().decode(await s.read('d/seal.json'))).toBe(JSON.stringify(checksums));
+      expect(renamed).toEqual(['d/one.bin', 'd/parts.bin', 'd/seal.json']);
+      expect(fs.readdirSync(path.join(dir, 'd')).sort()).toEqual(['one.bin', 'parts.bin', 'seal.json']);
+    }));
+
+  it('a seal naming a path outside the root fails the batch and leaves no temporary file', () =>
+    tally.run('batch parts and seal', async () => {
+      const dir = tempDir('batch-escape');
+      const s = await LocalCheckpointStorage.open(dir);
+      await expect(s.writeAtomicBatch([['d/one.bin', new Uint8Array([1])]], () => ['../escape.json', new Uint8Array([2])])).rejects.toThrow(
+        PathEscapeError,
+      );
+      expect(fs.readdirSync(path.join(dir, 'd'))).toEqual([]);
+      expect(fs.existsSync(path.join(dir, '..', 'escape.json'))).toBe(false);
+    }));
+});
 
 describe('LocalCheckpointStorage lock', () => {
   const children: Child[] = [];
