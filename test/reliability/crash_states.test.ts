@@ -162,7 +162,7 @@ describe('crash states of every save', () => {
 
     const storage = new IndexAckingStorage(new LocalCheckpointStorage(liveDir, { fs: recorder }), recorder);
     const estimator = { modelDir: liveDir, config: { saveCheckpointsSteps: SAVE_STEPS, keepCheckpointMax: KEEP } };
-    const recorded = await runInputHook(pipeline(), new CheckpointInputPipelineHook(estimator, { storage, logger: new RecordingLogger() }), 0, TOTAL_STEPS);
+    const recorded = await runInputHook(pipeline(), new CheckpointInputPipelineHook(estimator, { storage, logger: new RecordingLogger(), background: false }), 0, TOTAL_STEPS);
     expect(recorded).toEqual(referenceOrder.slice(0, TOTAL_STEPS));
     expect(recorder.ops.filter((op) => op.kind === 'mark' && op.event === 'ack').map((op) => (op as { label: string }).label)).toEqual(
       ['input-0', 'input-1', 'input-3', 'input-5'],
