@@ -389,7 +389,10 @@ export class LocalCheckpointStorage implements CheckpointStorage {
    * host that is no longer running is taken over at once, so a job restarted after `kill -9` starts
    * immediately; another live writer → `CheckpointLockError` naming it.
    */
-  async lock(): Promise<(() => Promise<void>) & { readonly token: string }> {
+  async lock(): Promise<(() => Promise<void>) & {
+    /** The owner token in the lock's owner file: its fencing token. */
+    readonly token: string;
+  }> {
     const held = await acquireDirectoryLock(await this.realRoot(), {
       staleMs: this.lockStaleMs,
       now: this.now,

@@ -287,7 +287,10 @@ export class S3CheckpointStorage implements CheckpointStorage {
    * While held, a heartbeat rewrites the record every `lockStaleMs / 3`, so only a dead job's lock goes
    * stale. If the heartbeat finds that another writer took the lock over, the release function throws.
    */
-  async lock(): Promise<(() => Promise<void>) & { readonly token: string }> {
+  async lock(): Promise<(() => Promise<void>) & {
+    /** The owner token in the lock object: its fencing token. */
+    readonly token: string;
+  }> {
     const lockKey = this.lockKey();
     const existing = await this.readLock();
     if (existing !== null) {

@@ -43,7 +43,10 @@ export interface CheckpointStorage {
    * on backends with fencing it carries the lock's fencing `token` (see `checkLockToken`), so
    * whoever holds the lock can fence writes made through another instance of the same root.
    */
-  lock(): Promise<(() => Promise<void>) & { readonly token?: string }>;
+  lock(): Promise<(() => Promise<void>) & {
+    /** The lock's fencing token, where the backend has one. */
+    readonly token?: string;
+  }>;
   /**
    * Optional: the fencing token of the writer lock this object holds (set by `lock()`, cleared on
    * release). The checkpoint writer checks it before every write, so a job that lost its lock writes nothing more.
