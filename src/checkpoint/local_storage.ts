@@ -1,4 +1,5 @@
 import * as path from 'path';
+import { threadId } from 'worker_threads';
 import { CheckpointError, CheckpointNotFoundError, InvalidArgumentError, PathEscapeError } from '../errors';
 import { crc32 } from './checksum';
 import { acquireDirectoryLock, checkDirectoryLockToken } from './directory_lock';
@@ -272,7 +273,9 @@ export class LocalCheckpointStorage implements CheckpointStorage {
     };
     const writeTemporary = async (relPath: string, abs: string, content: FileContent): Promise<number> => {
       tempCounter += 1;
-      const temp = path.join(path.dirname(abs), `.${path.basename(abs)}.tmp-${process.pid}-${tempCounter}`);
+      // The thread id too: each checkpoint writer worker has its own counter, and a temp file left by one (a
+      // failed write) must not collide with the next's in the same process.
+      const temp = path.join(path.dirname(abs), `.${path.basename(abs)}.tmp-${process.pid}-${threadId}-${tempCounter}`);
       try {
         fds.push(await this.fs.open(temp, 'wx', 0o644));
       } catch (e) {

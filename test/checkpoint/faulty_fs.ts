@@ -30,10 +30,10 @@ export class FaultyFs implements FsLayer {
 
   constructor(private readonly fault: Fault | null) {}
 
-  /** `.weights.bin.tmp-123-4` → `weights.bin`. */
+  /** `.weights.bin.tmp-123-0-4` (pid, thread, counter) → `weights.bin`. */
   private static finalName(p: string): string {
     const base = p.split('/').pop() ?? p;
-    const m = /^\.(.*)\.tmp-\d+-\d+$/.exec(base);
+    const m = /^\.(.*)\.tmp-\d+-\d+-\d+$/.exec(base);
     return m ? m[1] : base;
   }
 
