@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import { type BackendName, useFastestBackend } from '../src/backend';
-import { BenchRow, median } from './bench_row';
+import { BenchRow, median, runStandalone } from './bench_row';
 
 /** One model size: an MLP `inputs → hidden… → 10` trained on batches of `batch`. */
 export interface ModelSize {
@@ -144,15 +144,4 @@ export async function backendSpeedBenchmarks(options: { quick: boolean; notes: s
   return rows;
 }
 
-if (require.main === module) {
-  const notes: string[] = [];
-  backendSpeedBenchmarks({ quick: process.argv.includes('--quick'), notes })
-    .then((rows) => {
-      for (const r of rows) console.log(`${r.name}: ${r.measured} vs ${r.baseline} (${r.ratio.toFixed(2)}x)`);
-      console.log(notes.join('\n'));
-    })
-    .catch((e: unknown) => {
-      console.error(e);
-      process.exit(1);
-    });
-}
+if (require.main === module) runStandalone(backendSpeedBenchmarks);

@@ -37,3 +37,31 @@ export function markdownTable(rows: readonly BenchRow[]): string {
     ),
   ].join('\n');
 }
+
+/** Options every benchmark file's entry function takes. */
+export interface BenchOptions {
+  /** Fewer rounds and smaller sizes (`--quick`). */
+  quick: boolean;
+  /** Lines printed after the table (what was measured, environment). */
+  notes: string[];
+}
+
+/**
+ * Runs one benchmark file on its own (`npx tsx bench/<file>.ts [--quick]`): its rows as a table, then its notes;
+ * a failure sets a non-zero exit status. `bench/run.ts` runs them all together instead.
+ */
+export function runStandalone(benchmarks: (options: BenchOptions) => Promise<readonly BenchRow[]>): void {
+  const notes: string[] = [];
+  benchmarks({ quick: process.argv.includes('--quick'), notes }).then(
+    (rows) => {
+      printTable(rows);
+      // eslint-disable-next-line no-console
+      if (notes.length > 0) console.log(notes.join('\n'));
+    },
+    (e: unknown) => {
+      // eslint-disable-next-line no-console
+      console.error(e);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -7,7 +7,7 @@ import { CheckpointWriter } from '../src/checkpoint/checkpoint_writer';
 import { writerFingerprint } from '../src/checkpoint/model_checkpoint';
 import { snapshotModel } from '../src/checkpoint/model_snapshot';
 import { envInt } from './bench_models';
-import { type BenchRow, median } from './bench_row';
+import { type BenchRow, median, runStandalone } from './bench_row';
 
 /** A model of about `mb` MB of float32 weights: one dense layer 2048 → n (uncompiled: weights only). */
 function modelOfSize(mb: number): tf.LayersModel {
@@ -133,8 +133,4 @@ export async function checkpointBenchmarks(options: { quick?: boolean } = {}): P
   return rows;
 }
 
-if (require.main === module) {
-  void checkpointBenchmarks({ quick: process.argv.includes('--quick') }).then((rows) => {
-    console.table(rows.map((r) => ({ ...r, ratio: `${r.ratio.toFixed(2)}x` })));
-  });
-}
+if (require.main === module) runStandalone(checkpointBenchmarks);

@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as data from '../src/data';
 import { encodeElements } from '../src/data/element_codec';
-import { BenchRow, median, printTable } from './bench_row';
+import { BenchRow, median, runStandalone } from './bench_row';
 
 type AnyDataset = tf.data.Dataset<tf.TensorContainer>;
 
@@ -248,10 +248,4 @@ async function textResumeRow(lines: number): Promise<BenchRow> {
   }
 }
 
-if (require.main === module) {
-  pipelineBenchmarks().then(printTable, (e: unknown) => {
-    // eslint-disable-next-line no-console
-    console.error(e);
-    process.exitCode = 1;
-  });
-}
+if (require.main === module) runStandalone(() => pipelineBenchmarks());

@@ -19,7 +19,7 @@ import { HookCallback } from '../src/hooks/hook_callback';
 import { loadDigits } from '../examples/mnist_data';
 import { trainingDataset } from '../examples/mnist_model';
 import { SIX_M_MLP, envInt, weightBytes } from './bench_models';
-import { type BenchRow, median, printTable } from './bench_row';
+import { type BenchRow, median, runStandalone } from './bench_row';
 
 const SAVE_STEPS = 10;
 const TARGET = 0.98;
@@ -116,18 +116,4 @@ export async function fitOverhead6mBenchmarks(options: { quick: boolean; notes: 
   ];
 }
 
-if (require.main === module) {
-  const notes: string[] = [];
-  fitOverhead6mBenchmarks({ quick: process.argv.includes('--quick'), notes }).then(
-    (rows) => {
-      printTable(rows);
-      // eslint-disable-next-line no-console
-      console.log(notes.join('\n'));
-    },
-    (e: unknown) => {
-      // eslint-disable-next-line no-console
-      console.error(e);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runStandalone(fitOverhead6mBenchmarks);

@@ -18,7 +18,7 @@ import {
 } from '../src/hooks/session_run_hook';
 import type { TrainingSession } from '../src/hooks/training_session';
 import { IMAGE_SIZE, NUM_CLASSES, loadDigits } from '../examples/mnist_data';
-import { BenchRow, median, printTable } from './bench_row';
+import { BenchRow, median, runStandalone } from './bench_row';
 import { weightBytes } from './bench_models';
 
 /** Sizes of the training benchmark; the defaults are what RESULTS.md reports. */
@@ -308,18 +308,4 @@ export async function trainingOverheadBenchmarks(options: TrainingOverheadOption
   return rows;
 }
 
-if (require.main === module) {
-  const notes: string[] = [];
-  trainingOverheadBenchmarks({ notes }).then(
-    (rows) => {
-      printTable(rows);
-      // eslint-disable-next-line no-console
-      console.log(notes.join('\n'));
-    },
-    (e: unknown) => {
-      // eslint-disable-next-line no-console
-      console.error(e);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runStandalone(trainingOverheadBenchmarks);

@@ -25,7 +25,7 @@ import type { TrainingSession } from '../src/hooks/training_session';
 import { loadDigits } from '../examples/mnist_data';
 import { trainingDataset } from '../examples/mnist_model';
 import { type BenchModel, DEMO_MODEL, SIX_M_MLP, envInt, percentile } from './bench_models';
-import { type BenchRow, median, printTable } from './bench_row';
+import { type BenchRow, median, runStandalone } from './bench_row';
 import type { FromProbe, ProbeSetup, ToProbe } from './durability_probe_worker';
 
 const now = (): number => performance.timeOrigin + performance.now();
@@ -269,18 +269,4 @@ export async function writerDurabilityBenchmarks(options: { quick: boolean; note
   return rows;
 }
 
-if (require.main === module) {
-  const notes: string[] = [];
-  writerDurabilityBenchmarks({ quick: process.argv.includes('--quick'), notes }).then(
-    (rows) => {
-      printTable(rows);
-      // eslint-disable-next-line no-console
-      console.log(notes.join('\n'));
-    },
-    (e: unknown) => {
-      // eslint-disable-next-line no-console
-      console.error(e);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runStandalone(writerDurabilityBenchmarks);
