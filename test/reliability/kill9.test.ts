@@ -56,7 +56,7 @@ function slowestSaveMs(outcome: ChildOutcome): number {
  * How long before a kill a save must have been triggered to be owed: {@link BOUNDED_LOSS_MS}, or twice the child's
  * slowest save when the machine is loaded. Twice, because the writer keeps one save in flight and one waiting: a
  * save triggered at t rides in the waiting slot (itself or a newer snapshot replacing it), which starts by the time
- * the save in flight ends (t + L) and ends by t + 2L. A writer that loses or delays saves beyond that fails.
+ * the save in flight ends (t + L) and ends by t + 2L. A writer that loses or delays saves beyond that misses it.
  */
 function lossBoundMs(killed: ChildOutcome): number {
   return Math.max(BOUNDED_LOSS_MS, 2 * slowestSaveMs(killed));
