@@ -3,20 +3,10 @@ import * as path from 'path';
 import { CheckpointWriter } from '../../src/checkpoint/checkpoint_writer';
 import { readIndex } from '../../src/checkpoint/checkpoint_index';
 import { restoreLatest } from '../../src/checkpoint/checkpoint_manager';
-import { writerFingerprint } from '../../src/checkpoint/model_checkpoint';
-import { snapshotModel } from '../../src/checkpoint/model_snapshot';
 import { CheckpointLockError, CheckpointWriterError } from '../../src/errors';
 import { openStorage } from '../../src/checkpoint/open_storage';
 import type { WriteJob } from '../../src/checkpoint/write_job';
-import { RecordingLogger, tempDir, tinyModel } from './helpers';
-
-async function modelJob(step: number): Promise<WriteJob> {
-  const model = tinyModel();
-  const snapshot = await snapshotModel(model);
-  model.dispose();
-  const meta = { globalStep: step, epoch: 0 };
-  return { kind: 'model', snapshot, meta: { ...meta, fingerprint: writerFingerprint(meta) }, keepCheckpointMax: 5 };
-}
+import { RecordingLogger, tempDir, modelWriteJob, tinyModel } from './helpers';
 
 function blobJob(step: number): WriteJob {
   return { kind: 'blob', indexName: 'checkpoint_input', prefix: 'input.ckpt', keepMax: 5, step, bytes: new Uint8Array([step, 1, 2]), protectNewestModelStep: true };
@@ -28,7 +18,7 @@ describe('CheckpointWriter', () => {
     const writer = new CheckpointWriter(dir);
     await writer.open();
     expect(writer.inWorker).toBe(true);
-    const results = await Promise.all([writer.submit(blobJob(3)), writer.submit(await modelJob(3))]);
+    const results = await Promise.all([writer.submit(blobJob(3)), writer.submit(await modelWriteJob(3))]);
     expect(results).toEqual(['written', 'written']);
     const storage = openStorage(dir);
     expect((await readIndex(storage, 'checkpoint', 'model.ckpt'))?.map((e) => e.step)).toEqual([3]);
@@ -42,7 +32,7 @@ describe('CheckpointWriter', () => {
     const dir = tempDir('writer-replace');
     const writer = new CheckpointWriter(dir);
     await writer.open();
-    const jobs = await Promise.all([modelJob(1), modelJob(2), modelJob(3)]);
+    const jobs = await Promise.all([modelWriteJob(1), modelWriteJob(2), modelWriteJob(3)]);
     const results = await Promise.all(jobs.map((j) => writer.submit(j)));
     expect(results).toEqual(['written', 'replaced', 'written']);
     expect((await readIndex(openStorage(dir), 'checkpoint', 'model.ckpt'))?.map((e) => e.step)).toEqual([1, 3]);
@@ -54,7 +44,7 @@ describe('CheckpointWriter', () => {
     const writer = new CheckpointWriter(dir, { background: false });
     await writer.open();
     expect(writer.inWorker).toBe(false);
-    await expect(writer.submit(await modelJob(7))).resolves.toBe('written');
+    await expect(writer.submit(await modelWriteJob(7))).resolves.toBe('written');
     expect(fs.existsSync(path.join(dir, 'model.ckpt-7', 'state.json'))).toBe(true);
     await writer.close();
   });
@@ -63,8 +53,8 @@ describe('CheckpointWriter', () => {
     const dir = tempDir('writer-crash');
     const writer = new CheckpointWriter(dir);
     await writer.open();
-    await writer.submit(await modelJob(1));
-    const pending = writer.submit(await modelJob(2));
+    await writer.submit(await modelWriteJob(1));
+    const pending = writer.submit(await modelWriteJob(2));
     await writer.simulateWorkerCrash();
     await expect(pending).rejects.toThrow(CheckpointWriterError);
     expect(() => writer.throwIfFailed()).toThrow(
@@ -83,12 +73,12 @@ describe('CheckpointWriter', () => {
     await writer.open();
     const release = await writer.storage.lock();
     writer.fence(writer.storage.heldLockToken as string);
-    await writer.submit(await modelJob(1));
+    await writer.submit(await modelWriteJob(1));
     // Another job takes the lock over (as after a stale heartbeat): its owner file names another token.
     const ownerFile = path.join(dir, '.lock', 'owner.json');
     const owner = JSON.parse(fs.readFileSync(ownerFile, 'utf8')) as { token: string };
     fs.writeFileSync(ownerFile, JSON.stringify({ ...owner, token: 'second-job' }));
-    await expect(writer.submit(await modelJob(2))).rejects.toThrow(CheckpointLockError);
+    await expect(writer.submit(await modelWriteJob(2))).rejects.toThrow(CheckpointLockError);
     expect(() => writer.throwIfFailed()).toThrow(CheckpointLockError);
     expect((await readIndex(openStorage(dir), 'checkpoint', 'model.ckpt'))?.map((e) => e.step)).toEqual([1]);
     expect(fs.existsSync(path.join(dir, 'model.ckpt-2'))).toBe(false);

@@ -4,6 +4,9 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import type { CheckpointLogger } from '../../src/checkpoint/logger';
 import type { CheckpointStorage, StorageStat } from '../../src/checkpoint/storage';
+import { writerFingerprint } from '../../src/checkpoint/model_checkpoint';
+import { snapshotModel } from '../../src/checkpoint/model_snapshot';
+import type { WriteJob } from '../../src/checkpoint/write_job';
 
 /** A fresh temporary directory for one test. */
 export function tempDir(tag: string): string {
@@ -91,4 +94,13 @@ export class DelegatingStorage implements CheckpointStorage {
   lock(): Promise<() => Promise<void>> {
     return this.inner.lock();
   }
+}
+
+/** A CheckpointWriter job saving a fresh {@link tinyModel} as step `step` (keeping 5). */
+export async function modelWriteJob(step: number): Promise<WriteJob> {
+  const model = tinyModel();
+  const snapshot = await snapshotModel(model);
+  model.dispose();
+  const meta = { globalStep: step, epoch: 0 };
+  return { kind: 'model', snapshot, meta: { ...meta, fingerprint: writerFingerprint(meta) }, keepCheckpointMax: 5 };
 }

@@ -9,20 +9,9 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { CheckpointWriter, CheckpointWriterError, data, resumableFit, restoreLatest, verifyCheckpoints } from '../../src';
 import { readIndex } from '../../src/checkpoint/checkpoint_index';
-import { writerFingerprint } from '../../src/checkpoint/model_checkpoint';
-import { snapshotModel } from '../../src/checkpoint/model_snapshot';
 import { openStorage } from '../../src/checkpoint/open_storage';
-import type { WriteJob } from '../../src/checkpoint/write_job';
 import { WRITER_TEST_FAULT_ENV } from '../../src/checkpoint/writer_messages';
-import { RecordingLogger, tempDir, tinyModel } from './helpers';
-
-async function modelJob(step: number): Promise<WriteJob> {
-  const model = tinyModel();
-  const snapshot = await snapshotModel(model);
-  model.dispose();
-  const meta = { globalStep: step, epoch: 0 };
-  return { kind: 'model', snapshot, meta: { ...meta, fingerprint: writerFingerprint(meta) }, keepCheckpointMax: 5 };
-}
+import { RecordingLogger, tempDir, modelWriteJob, tinyModel } from './helpers';
 
 async function withWriterFault<T>(fault: string, run: () => Promise<T>): Promise<T> {
   process.env[WRITER_TEST_FAULT_ENV] = fault;
@@ -48,13 +37,13 @@ describe('a checkpoint writer whose worker dies before an index commit', () => {
       const writer = new CheckpointWriter(dir);
       await writer.open();
       expect(writer.inWorker).toBe(true);
-      await expect(writer.submit(await modelJob(1))).resolves.toBe('written');
-      await expect(writer.submit(await modelJob(2))).resolves.toBe('written');
+      await expect(writer.submit(await modelWriteJob(1))).resolves.toBe('written');
+      await expect(writer.submit(await modelWriteJob(2))).resolves.toBe('written');
       const expected = new CheckpointWriterError(
         `The checkpoint writer's worker thread for ${dir} ${what} while saving step(s) 3, which were not marked latest. ` +
           'Checkpoints written before are intact; restart the job to resume from the latest one.',
       );
-      await expect(writer.submit(await modelJob(3))).rejects.toEqual(expected);
+      await expect(writer.submit(await modelWriteJob(3))).rejects.toEqual(expected);
       expect(() => writer.throwIfFailed()).toThrow(expected);
       expect(() => writer.throwIfFailed()).toThrow(CheckpointWriterError);
       // Step 3's files were written, its index entry never was.
