@@ -272,3 +272,24 @@ export async function closedLoopbackPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+/** The environment variables the README tells a user to set for an `s3://` modelDir, pointing at `server`. */
+export function s3EnvFor(server: TestS3Server): NodeJS.ProcessEnv {
+  return {
+    AWS_ENDPOINT_URL: server.endpoint,
+    AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
+  };
+}
+
+/** Sets `env` in `process.env` and returns a function that puts back (or removes) what it replaced. */
+export function setProcessEnv(env: NodeJS.ProcessEnv): () => void {
+  const before = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+  Object.assign(process.env, env);
+  return () => {
+    for (const [key, value] of Object.entries(before)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
+}

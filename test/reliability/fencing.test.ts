@@ -13,7 +13,7 @@ import { readIndex } from '../../src/checkpoint/checkpoint_index';
 import { LOCK_STALE_MS_ENV } from '../../src/checkpoint/lock_stale_env';
 import { closeStorage, openStorage } from '../../src/checkpoint/open_storage';
 import { numbersOf } from '../helpers/crash_child_io';
-import { startS3Server, type TestS3Server } from '../helpers/s3_server';
+import { setProcessEnv, s3EnvFor, startS3Server, type TestS3Server } from '../helpers/s3_server';
 
 const CHILD = path.resolve(__dirname, '..', 'fixtures', 'fencing_child.ts');
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -103,22 +103,15 @@ describe('fencing: a writer suspended past its lock stale time', () => {
   describe('s3:// modelDir on s3rver', () => {
     let server: TestS3Server | undefined;
     let s3Env: NodeJS.ProcessEnv = {};
-    const savedEnv = { ...process.env };
+    let restoreEnv: (() => void) | undefined;
     beforeAll(async () => {
       server = await startS3Server();
-      s3Env = {
-        AWS_ENDPOINT_URL: server.endpoint,
-        AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
-      };
+      s3Env = s3EnvFor(server);
       // The parent reads the index through the same s3:// string, so with the same variables.
-      Object.assign(process.env, s3Env);
+      restoreEnv = setProcessEnv(s3Env);
     });
     afterAll(async () => {
-      for (const key of Object.keys(s3Env)) {
-        if (savedEnv[key] === undefined) delete process.env[key];
-        else process.env[key] = savedEnv[key];
-      }
+      restoreEnv?.();
       await server?.stop();
     });
 

@@ -19,7 +19,7 @@ import { CheckpointNotFoundError, restoreLatest, verifyCheckpoints, type types }
 import { RecordingLogger } from '../checkpoint/helpers';
 import { CRASH_CONFIGS, buildCrashModel, totalSteps, type CrashConfig } from '../fixtures/crash_model';
 import { TaskPool, runToCompletion, runWithKills, type KillRecord } from '../helpers/crash_harness';
-import { startS3Server, type TestS3Server } from '../helpers/s3_server';
+import { s3EnvFor, setProcessEnv, startS3Server, type TestS3Server } from '../helpers/s3_server';
 import { childArgs, doneSha, numbersOf, resumedStep, selectedSeeds } from '../helpers/crash_child_io';
 import { useTestBackend } from '../helpers/test_backend';
 
@@ -32,7 +32,7 @@ const pool = new TaskPool(2);
 let server: TestS3Server;
 /** What the user exports, for the children and for this process's own checks. */
 let s3Env: NodeJS.ProcessEnv;
-const savedEnv = { ...process.env };
+let restoreEnv: (() => void) | undefined;
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-resumable-kill9-s3-'));
 const repoBefore = fs.readdirSync(REPO_ROOT).sort();
 
@@ -150,22 +150,15 @@ const startedAt = process.hrtime.bigint();
 beforeAll(async () => {
   await useTestBackend();
   server = await startS3Server();
-  s3Env = {
-    AWS_ENDPOINT_URL: server.endpoint,
-    AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
-  };
+  s3Env = s3EnvFor(server);
   // The parent's own checks open the same s3:// string, so they read the same variables.
-  Object.assign(process.env, s3Env);
+  restoreEnv = setProcessEnv(s3Env);
 });
 
 afterAll(async () => {
   const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
   console.log([...lines, `kill -9 on s3: ${seeds.length} seeds tried, ${passed} passed (${seconds.toFixed(1)} s)`].join('\n'));
-  for (const key of Object.keys(s3Env ?? {})) {
-    if (savedEnv[key] === undefined) delete process.env[key];
-    else process.env[key] = savedEnv[key];
-  }
+  restoreEnv?.();
   await server?.stop();
   if (passed === seeds.length) fs.rmSync(tempRoot, { recursive: true, force: true });
 });
