@@ -53,7 +53,7 @@ async function sizeRows(mb: number, runs: number): Promise<BenchRow[]> {
     for (let run = -1; run < runs; run++) {
       const step = run + 1;
       let t = process.hrtime.bigint();
-      const snapshot = await snapshotModel(model);
+      const snapshot = await snapshotModel(model, writer.snapshotBuffers);
       const snapshotSecs = seconds(t);
       // The fingerprint is this thread's backend, as the saver hook records it (the worker has none).
       const meta = { globalStep: step, epoch: 0 };

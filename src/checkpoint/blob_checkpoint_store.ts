@@ -70,13 +70,26 @@ export class BlobCheckpointStore {
    * (a step something else still depends on, e.g. the newest model checkpoint).
    */
   async save(step: number, bytes: Uint8Array, keepFromStep?: number): Promise<string> {
+    const written = await this.commit(step, bytes, async () => keepFromStep);
+    await written.applyRetention();
+    return written.path;
+  }
+
+  /**
+   * {@link save} up to making the blob latest, with retention left to the caller (the checkpoint writer
+   * acknowledges the save first). `keepFromStep` is read only when retention needs it.
+   */
+  async commit(
+    step: number,
+    bytes: Uint8Array,
+    keepFromStep?: () => Promise<number | undefined>,
+  ): Promise<{ path: string; applyRetention: () => Promise<void> }> {
     checkStep(step, `${this.prefix} save`, InvalidArgumentError);
     const plan = await this.series.beginSave(step);
     // The blob itself is replaced atomically, so re-saving a listed step needs no unlisting first.
     await this.storage.writeAtomic(plan.path, frameBlob(bytes));
-    await this.series.commitSave(plan, this.keepMax, keepFromStep);
-    const blobPath = plan.path;
-    return blobPath;
+    const committed = await this.series.commitSave(plan, keepFromStep);
+    return { path: plan.path, applyRetention: () => this.series.applyRetention(committed, this.keepMax) };
   }
 
   /** Steps named by the index, ascending (`[]` when there is no index). Throws on a corrupt index. */

@@ -111,22 +111,38 @@ export async function writeCheckpoint(
   meta: CheckpointMeta,
   options: SaveCheckpointOptions = {},
 ): Promise<string> {
-  return withStorage(modelDir, {}, (storage) => writeCheckpointTo(storage, snapshot, meta, options));
+  return withStorage(modelDir, {}, async (storage) => {
+    const written = await commitCheckpoint(storage, snapshot, meta, options);
+    await written.applyRetention();
+    return written.path;
+  });
 }
 
-async function writeCheckpointTo(
+/** A checkpoint written and made latest, with its series' retention still to apply. */
+export interface CommittedCheckpoint {
+  /** Storage-relative path of the checkpoint (`model.ckpt-<step>`). */
+  path: string;
+  /** Deletes what retention drops (see `CheckpointSeries.applyRetention`). */
+  applyRetention: () => Promise<void>;
+}
+
+/**
+ * Writes a checkpoint's files and makes it the index's latest, leaving retention to the caller: the
+ * checkpoint writer acknowledges the save first (retention reads and deletes older checkpoints).
+ */
+export async function commitCheckpoint(
   storage: CheckpointStorage,
   snapshot: ModelSnapshot,
   meta: CheckpointMeta,
   options: SaveCheckpointOptions,
-): Promise<string> {
+): Promise<CommittedCheckpoint> {
   const keepMax = checkKeepMax(options.keepCheckpointMax ?? DEFAULT_KEEP_CHECKPOINT_MAX, 'keepCheckpointMax');
   const series = modelSeries(storage, options.logger);
   const plan = await series.beginSave(meta.globalStep);
   await storage.delete(plan.path);
   await writeModelCheckpointFiles(storage, plan.path, snapshot, meta);
-  await series.commitSave(plan, keepMax);
-  return plan.path;
+  const committed = await series.commitSave(plan);
+  return { path: plan.path, applyRetention: () => series.applyRetention(committed, keepMax) };
 }
 
 /**

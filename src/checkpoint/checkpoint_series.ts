@@ -30,6 +30,20 @@ export interface SavePlan {
   entries: IndexEntry[];
 }
 
+/** What {@link CheckpointSeries.commitSave} wrote, for {@link CheckpointSeries.applyRetention}. */
+export interface CommittedSave {
+  /** The new save, the index's latest. */
+  fresh: IndexEntry;
+  /** The other entries the index lists after it, newest first. */
+  listed: IndexEntry[];
+  /** Entries newer than the save that the index no longer lists (deleted by retention). */
+  unlisted: IndexEntry[];
+  /** Entries at or after this step are kept beyond keepMax (`Infinity`: none); `undefined` until read. */
+  protectedFrom: number | undefined;
+  /** Reads that step (see `commitSave`). */
+  keepFromStep: (() => Promise<number | undefined>) | undefined;
+}
+
 /** Whether an error says a checkpoint is unusable (as opposed to the storage failing). */
 export function isUnusableCheckpoint(e: unknown): e is CheckpointError {
   // PathEscapeError (a symlink out of modelDir) makes a checkpoint as unusable as a checksum failure.
@@ -185,39 +199,52 @@ export class CheckpointSeries {
   }
 
   /**
-   * After the files of the save are written: makes it the index's latest and applies retention. The new save
-   * always stays and counts as one of `keepMax` (0 keeps all); the others count only when they verify (a
-   * corrupt or missing one is deleted instead of taking the place of a good fallback); entries at or after
-   * `keepFromStep` that verify are kept beyond `keepMax` (a step something else depends on). Entries newer than
-   * the save are dropped: the run resumed from an earlier step and redoes them, and the newest acknowledged save
-   * must be what a restore finds.
+   * After the files of the save are written: makes it the index's latest, in one index write and without
+   * reading any other checkpoint, so the save is durable and can be acknowledged at once. Entries newer than
+   * the save are dropped from the index unless at or after `keepFromStep` (a step something else depends on,
+   * read only when there are such entries): the run resumed from an earlier step and redoes them, and the
+   * newest acknowledged save must be what a restore finds. Every older entry stays listed until
+   * {@link applyRetention}, which a crash in between only postpones to the next save.
    */
-  async commitSave(plan: SavePlan, keepMax: number, keepFromStep?: number): Promise<void> {
+  async commitSave(plan: SavePlan, keepFromStep?: () => Promise<number | undefined>): Promise<CommittedSave> {
     const fresh: IndexEntry = { step: plan.step, path: plan.path };
-    const verified = verifiedSet(this.storage);
-    verified.add(plan.path);
+    verifiedSet(this.storage).add(plan.path);
+    const newer = plan.entries.filter((e) => e.step > plan.step);
+    const protectedFrom = newer.length > 0 ? ((await keepFromStep?.()) ?? Infinity) : undefined;
+    const unlisted = newer.filter((e) => e.step < (protectedFrom ?? Infinity));
+    const listed = plan.entries.filter((e) => !unlisted.includes(e)).sort((a, b) => b.step - a.step);
+    await writeIndex(this.storage, this.indexName, [fresh, ...listed]);
+    return { fresh, listed, unlisted, protectedFrom, keepFromStep };
+  }
+
+  /**
+   * Retention after {@link commitSave}: keeps the new save, which counts as one of `keepMax` (0 keeps all),
+   * and the newest others that verify (a corrupt or missing one is deleted instead of taking the place of a
+   * good fallback); entries at or after the protected step that verify are kept beyond `keepMax`. Rewrites
+   * the index when it drops something, then deletes what it dropped and the entries `commitSave` unlisted.
+   */
+  async applyRetention(committed: CommittedSave, keepMax: number): Promise<void> {
+    const { fresh } = committed;
+    const protectedFrom = committed.protectedFrom ?? (committed.listed.length > 0 ? (await committed.keepFromStep?.()) : undefined) ?? Infinity;
+    for (const entry of committed.unlisted) {
+      const problem = await this.problemOf(entry);
+      if (problem !== null) {
+        this.logger.warn(
+          `Checkpoint ${this.storage.location}/${entry.path} is newer than the save of step ${fresh.step} but unusable ` +
+            `(${problem}): dropped from the index.`,
+        );
+      }
+    }
     const kept: IndexEntry[] = [fresh];
     const dropped: IndexEntry[] = [];
-    const protectedFrom = keepFromStep ?? Infinity;
-    for (const entry of [...plan.entries].sort((a, b) => b.step - a.step)) {
+    for (const entry of committed.listed) {
       const isProtected = entry.step >= protectedFrom;
-      if (entry.step > plan.step && !isProtected) {
-        const problem = await this.problemOf(entry);
-        if (problem !== null) {
-          this.logger.warn(
-            `Checkpoint ${this.storage.location}/${entry.path} is newer than the save of step ${plan.step} but unusable ` +
-              `(${problem}): dropped from the index.`,
-          );
-        }
-        dropped.push(entry);
-        continue;
-      }
-      if (keepMax !== 0 && kept.length >= keepMax && !isProtected) {
-        dropped.push(entry);
-        continue;
-      }
       if (keepMax === 0) {
         kept.push(entry);
+        continue;
+      }
+      if (kept.length >= keepMax && !isProtected) {
+        dropped.push(entry);
         continue;
       }
       const problem = await this.problemOf(entry);
@@ -231,8 +258,8 @@ export class CheckpointSeries {
         dropped.push(entry);
       }
     }
-    await writeIndex(this.storage, this.indexName, kept);
-    for (const old of dropped) await this.remove(old.path);
+    if (dropped.length > 0) await writeIndex(this.storage, this.indexName, kept);
+    for (const old of [...committed.unlisted, ...dropped]) await this.remove(old.path);
   }
 
   private async remove(path: string): Promise<void> {

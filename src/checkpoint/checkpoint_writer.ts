@@ -6,8 +6,9 @@ import type { LocalCheckpointStorageOptions } from './local_storage';
 import { type CheckpointLogger, consoleLogger } from './logger';
 import { closeStorage, openStorage } from './open_storage';
 import type { CheckpointStorage, WorkerStorageDescription } from './storage';
-import { type WriteJob, stepOf, transferablesOf, runWriteJob } from './write_job';
-import { type WriteOutcome, WriteScheduler } from './write_scheduler';
+import { SnapshotBufferPool } from './snapshot_buffer_pool';
+import { type WriteJob, runWriteJob, snapshotBuffersOf, stepOf, transferablesOf } from './write_job';
+import { type WriteStatus, WriteScheduler } from './write_scheduler';
 import { type FromWriterWorker, type ToWriterWorker, WRITER_TEST_FAULT_ENV, type WriterWorkerData, rebuildError } from './writer_messages';
 
 /** Options of {@link CheckpointWriter}. */
@@ -67,6 +68,13 @@ export class CheckpointWriter {
   private nextId = 1;
   private fatal: Error | undefined;
   private closing: Promise<void> | undefined;
+  /** Set while {@link shutDown} waits for the worker's 'closed'. */
+  private onWorkerClosed: (() => void) | undefined;
+  /**
+   * Buffers of written snapshots, for the next snapshot (`snapshotModel(model, writer.snapshotBuffers)`):
+   * reusing them spares the training thread the page faults of a fresh buffer at every save.
+   */
+  readonly snapshotBuffers = new SnapshotBufferPool();
 
   /**
    * Opens nothing yet (see {@link open}).
@@ -127,7 +135,14 @@ export class CheckpointWriter {
     } else {
       this.localFenced = new FencedStorage(storage);
       const fenced = this.localFenced;
-      this.local = new WriteScheduler((job) => runWriteJob(fenced, job, this.logger), (outcome) => this.onOutcome(outcome));
+      this.local = new WriteScheduler(
+        (job) => runWriteJob(fenced, job, this.logger),
+        (outcome) => {
+          if (outcome.status !== 'failed') this.snapshotBuffers.give(snapshotBuffersOf(outcome.job));
+          this.onOutcome(outcome);
+        },
+        this.logger,
+      );
     }
   }
 
@@ -209,6 +224,10 @@ export class CheckpointWriter {
 
   private async shutDown(): Promise<void> {
     await this.drain();
+    // Saves are acknowledged before their retention runs: let the last retention finish (a worker stopped
+    // while deleting would leave a half-deleted checkpoint for the next run to clean up).
+    if (this.worker !== undefined) await this.workerClosed();
+    await this.local?.drained();
     const worker = this.worker;
     this.worker = undefined;
     this.port?.close();
@@ -221,6 +240,24 @@ export class CheckpointWriter {
     }
     if (this.opened !== undefined && this.opened !== this.modelDir) closeStorage(this.opened);
     this.opened = undefined;
+  }
+
+  /** Asks the worker to finish its queue and close its storage; resolves when it did, or when it is gone. */
+  private workerClosed(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const worker = this.worker as Worker;
+      const done = (): void => {
+        this.onWorkerClosed = undefined;
+        worker.off('exit', done);
+        resolve();
+      };
+      // 'closed' arrives through onWorkerMessage, whether the event loop or a poll() delivers it.
+      this.onWorkerClosed = done;
+      worker.on('exit', done);
+      // Keep the process alive until the worker answers.
+      this.port?.ref();
+      this.post({ type: 'close' });
+    });
   }
 
   /**
@@ -237,13 +274,15 @@ export class CheckpointWriter {
   }
 
   private onWorkerMessage(message: FromWriterWorker): void {
+    if (message.type === 'written' || message.type === 'replaced') this.snapshotBuffers.give(message.buffers);
     if (message.type === 'written') this.onOutcome({ id: message.id, status: 'written' });
     else if (message.type === 'replaced') this.onOutcome({ id: message.id, status: 'replaced', by: message.by });
     else if (message.type === 'failed') this.onOutcome({ id: message.id, status: 'failed', error: rebuildError(message.error) });
     else if (message.type === 'log') this.logger.warn(message.message);
+    else if (message.type === 'closed') this.onWorkerClosed?.();
   }
 
-  private onOutcome(outcome: WriteOutcome): void {
+  private onOutcome(outcome: WriteStatus): void {
     const pending = this.pending.get(outcome.id);
     if (pending === undefined) return;
     this.pending.delete(outcome.id);

@@ -7,7 +7,7 @@
 import { workerData } from 'worker_threads';
 import type { CheckpointLogger } from './logger';
 import { closeStorage, openStorage } from './open_storage';
-import { runWriteJob } from './write_job';
+import { runWriteJob, snapshotBuffersOf } from './write_job';
 import { WriteScheduler } from './write_scheduler';
 import { type FromWriterWorker, type ToWriterWorker, type WriterWorkerData, cloneError } from './writer_messages';
 import { workerStorage } from './writer_test_fault';
@@ -15,7 +15,7 @@ import { workerStorage } from './writer_test_fault';
 const data = workerData as WriterWorkerData | undefined;
 if (data?.port === undefined) throw new Error('checkpoint_writer_worker must run as a worker thread (see CheckpointWriter).');
 const { port, storage: description } = data;
-const post = (message: FromWriterWorker): void => port.postMessage(message);
+const post = (message: FromWriterWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
 // Everything the write code reports goes to the logger the user gave the training thread: messages keep
 // their order, so a warning arrives before the outcome of the save that caused it.
 const logger: CheckpointLogger = { warn: (message) => post({ type: 'log', message }) };
@@ -24,10 +24,14 @@ const storage = workerStorage(inner, data.testFault);
 const scheduler = new WriteScheduler(
   (job) => runWriteJob(storage, job, logger),
   (outcome) => {
-    if (outcome.status === 'written') post({ type: 'written', id: outcome.id });
-    else if (outcome.status === 'replaced') post({ type: 'replaced', id: outcome.id, by: outcome.by });
+    // A written or replaced job's buffers go back to the training thread's pool; a failed write's may still
+    // be referenced by an upload that did not settle, so they are left to the garbage collector.
+    const buffers = outcome.status === 'failed' ? [] : snapshotBuffersOf(outcome.job);
+    if (outcome.status === 'written') post({ type: 'written', id: outcome.id, buffers }, buffers);
+    else if (outcome.status === 'replaced') post({ type: 'replaced', id: outcome.id, by: outcome.by, buffers }, buffers);
     else post({ type: 'failed', id: outcome.id, error: cloneError(outcome.error) });
   },
+  logger,
 );
 
 port.on('message', (message: ToWriterWorker) => {

@@ -58,7 +58,8 @@ function toStat(s: fse.Stats): FsStat {
   };
 }
 
-function isNotFound(e: unknown): boolean {
+/** Whether a file-system error says the path does not exist (ENOENT). */
+export function isNotFound(e: unknown): boolean {
   return (e as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
 

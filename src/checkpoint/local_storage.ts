@@ -3,10 +3,11 @@ import { threadId } from 'worker_threads';
 import { CheckpointError, CheckpointNotFoundError, InvalidArgumentError, PathEscapeError } from '../errors';
 import { crc32 } from './checksum';
 import { acquireDirectoryLock, checkDirectoryLockToken } from './directory_lock';
-import { FsLayer, realFsLayer } from './fs_layer';
+import { FsLayer, isNotFound, realFsLayer } from './fs_layer';
 import { lockStaleMsFromEnv } from './lock_stale_env';
 import { CheckpointLogger, consoleLogger } from './logger';
 import { checkRelativePath } from './paths';
+import { contentBytes, headFor, headedCrc32, isHeaded } from './file_content';
 import { type BatchSeal, CheckpointStorage, type FileContent, type HeldLock, StorageStat, WorkerStorageDescription } from './storage';
 
 /** Options of {@link LocalCheckpointStorage}. */
@@ -167,9 +168,18 @@ export class LocalCheckpointStorage implements CheckpointStorage {
     const canonical = checkRelativePath(relPath, this.location);
     const abs = path.join(realRoot, ...canonical.split('/'));
     let probe = abs;
-    while ((await this.fs.lstat(probe)) === null && probe !== realRoot) probe = path.dirname(probe);
-    if (probe === realRoot) await this.checkNotVanished(realRoot);
-    const realProbe = await this.fs.realpath(probe);
+    let realProbe: string | undefined;
+    while (realProbe === undefined) {
+      while ((await this.fs.lstat(probe)) === null && probe !== realRoot) probe = path.dirname(probe);
+      if (probe === realRoot) await this.checkNotVanished(realRoot);
+      try {
+        realProbe = await this.fs.realpath(probe);
+      } catch (e) {
+        // Deleted between the lstat and the realpath (a writer's retention while this reads): look higher up.
+        if (!isNotFound(e) || probe === realRoot) throw e;
+        probe = path.dirname(probe);
+      }
+    }
     if (realProbe !== realRoot && !realProbe.startsWith(realRoot + path.sep)) {
       throw new PathEscapeError(
         `Refusing path ${JSON.stringify(relPath)} under ${this.location}: it goes through a symlink to ` +
@@ -338,13 +348,25 @@ export class LocalCheckpointStorage implements CheckpointStorage {
   }
 
   /**
-   * Writes `content` (one buffer or its parts, back to back) from position 0, checksumming each chunk while
-   * the write of that chunk is in flight.
+   * Writes `content` (one buffer or its parts, back to back; a headed content's body, then its head) from
+   * position 0 and returns the CRC-32 of the whole file, checksumming each chunk while its write is in flight.
    */
   private async writeChecksummed(fd: number, content: FileContent): Promise<number> {
+    if (isHeaded(content)) {
+      // The body after the head's room, checksummed as it is written; then the head made from that checksum.
+      const bodyCrc = await this.writePartsChecksummed(fd, content.body, content.headBytes);
+      const head = headFor(content, bodyCrc);
+      await this.writePartsChecksummed(fd, [head], 0);
+      return headedCrc32(head, bodyCrc, contentBytes(content) - content.headBytes);
+    }
+    return this.writePartsChecksummed(fd, content instanceof Uint8Array ? [content] : (content as readonly Uint8Array[]), 0);
+  }
+
+  /** Writes `parts` back to back from `start` and returns their CRC-32. */
+  private async writePartsChecksummed(fd: number, parts: readonly Uint8Array[], start: number): Promise<number> {
     let checksum = 0;
-    let position = 0;
-    for (const data of content instanceof Uint8Array ? [content] : content) {
+    let position = start;
+    for (const data of parts) {
       let written = 0;
       while (written < data.byteLength) {
         const length = Math.min(WRITE_CHUNK_BYTES, data.byteLength - written);
@@ -404,7 +426,15 @@ export class LocalCheckpointStorage implements CheckpointStorage {
     }
     const found: string[] = [];
     const walk = async (absDir: string, relDir: string): Promise<void> => {
-      for (const name of await this.fs.readdir(absDir)) {
+      let names: string[];
+      try {
+        names = await this.fs.readdir(absDir);
+      } catch (e) {
+        // A directory deleted while it is listed (retention of a writer running beside this reader) holds nothing.
+        if (isNotFound(e) && absDir !== start) return;
+        throw e;
+      }
+      for (const name of names) {
         if (name.startsWith('.')) continue;
         const rel = relDir === '' ? name : `${relDir}/${name}`;
         const st = await this.fs.lstat(path.join(absDir, name));

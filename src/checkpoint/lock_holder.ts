@@ -1,3 +1,4 @@
+import * as fs from 'fs';
 import * as os from 'os';
 
 /**
@@ -27,9 +28,26 @@ export function isHolderDeadOnThisHost(holder: { hostname: string; pid: number; 
   if (holder.pid === process.pid) return !heldTokens.has(holder.token);
   try {
     process.kill(holder.pid, 0);
-    return false;
   } catch (e) {
     // EPERM: the process exists under another user.
     return (e as NodeJS.ErrnoException).code === 'ESRCH';
   }
+  return isZombie(holder.pid);
+}
+
+/**
+ * Whether `pid` has exited but not been reaped yet (Linux: state `Z` or `X` in /proc/<pid>/stat). A job
+ * killed with its process group stays a zombie until an init process that may reap lazily collects it;
+ * `kill(pid, 0)` still succeeds then, but nothing of it runs any more. False where /proc is unavailable.
+ */
+function isZombie(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  // "pid (comm) state ...": comm may contain spaces and parentheses, the state follows the last ')'.
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state === 'Z' || state === 'X';
 }

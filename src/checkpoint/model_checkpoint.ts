@@ -2,11 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import { BackendFingerprint, currentBackendFingerprint } from '../backend_fingerprint';
 import { CheckpointNotFoundError, CorruptCheckpointError, InvalidArgumentError } from '../errors';
 import type { JsonValue } from '../data/state';
-import { crc32, frameBlob, frameBlobParts, unframeBlob } from './checksum';
+import { crc32, frameBlob, frameBlobHeaded, unframeBlob } from './checksum';
+import { contentBytes, joinedContent } from './file_content';
 import { checkStep } from './checkpoint_index';
 import type { ModelSnapshot, OptimizerSnapshot } from './model_snapshot';
 import { decodeChecksummedJson, encodeChecksummedJson, isJsonObject, parseBoundedJson } from './safe_json';
-import type { BatchSeal, CheckpointStorage, FileContent } from './storage';
+import type { BatchSeal, CheckpointStorage, FileContent, HeadedContent } from './storage';
 import { TensorData, concatTensorData, specsToJson, splitTensorData, validateSpecs } from './tensor_data';
 
 /** Prefix of model checkpoint directories: `model.ckpt-<step>`. */
@@ -104,14 +105,15 @@ const encoder = new TextEncoder();
  * optimizer.bin, framed: u32 header length | header JSON {className, weights, hidden} | tensor data. In
  * parts (frame header, length + JSON, the snapshot's packed tensor data), so the tensors are not copied.
  */
-function encodeOptimizer(state: OptimizerSnapshot): Uint8Array[] {
+function encodeOptimizer(state: OptimizerSnapshot): HeadedContent {
   const header = encoder.encode(
     JSON.stringify({ className: state.className, weights: specsToJson(state.weights), hidden: specsToJson(state.hidden) }),
   );
   const prefix = new Uint8Array(4 + header.byteLength);
   new DataView(prefix.buffer).setUint32(0, header.byteLength, true);
   prefix.set(header, 4);
-  return frameBlobParts([prefix, concatTensorData([...state.weights, ...state.hidden])]);
+  // The frame's CRC-32 is taken while the storage writes the payload: ~50 MB of moments are read once.
+  return frameBlobHeaded([prefix, concatTensorData([...state.weights, ...state.hidden])]);
 }
 
 function decodeOptimizer(framed: Uint8Array, what: string, maxJsonBytes: number): OptimizerSnapshot {
@@ -136,22 +138,6 @@ function decodeOptimizer(framed: Uint8Array, what: string, maxJsonBytes: number)
   };
 }
 
-/** The bytes of a file given in parts, in one buffer (for storages that take one buffer per object). */
-function joined(content: FileContent): Uint8Array {
-  if (content instanceof Uint8Array) return content;
-  const out = new Uint8Array(content.reduce((sum, part) => sum + part.byteLength, 0));
-  let offset = 0;
-  for (const part of content) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
-}
-
-function contentBytes(content: FileContent): number {
-  return content instanceof Uint8Array ? content.byteLength : content.reduce((sum, part) => sum + part.byteLength, 0);
-}
-
 /**
  * Writes files atomically, then the `seal` file made from their CRC-32s: in one durable batch (checksummed
  * while written, one fsync round) where the storage offers it, else one `writeAtomic` each, the seal last.
@@ -167,7 +153,7 @@ async function writeChecksummed(
   }
   const checksums: number[] = [];
   for (const [rel, content] of files) {
-    const bytes = joined(content);
+    const bytes = joinedContent(content);
     await storage.writeAtomic(rel, bytes);
     checksums.push(crc32(bytes));
   }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { CheckpointError, CorruptCheckpointError } from '../errors';
 import type { JsonValue } from '../data/state';
+import type { SnapshotBufferPool } from './snapshot_buffer_pool';
 import { CheckpointDtype, TensorData } from './tensor_data';
 
 /** Optimizer state copied off the backend. */
@@ -50,13 +51,14 @@ function backendValues(t: tf.Tensor): Float32Array | Int32Array {
  * dataSync may return the backend's own array, which training keeps updating: the copy is what makes
  * the snapshot safe to write in the background.
  */
-function copyTensors(named: Array<[string, tf.Tensor]>): TensorData[] {
+function copyTensors(named: Array<[string, tf.Tensor]>, pool: SnapshotBufferPool | undefined): TensorData[] {
   for (const [name, t] of named) {
     if (t.dtype !== 'float32' && t.dtype !== 'int32') {
       throw new CheckpointError(`Cannot checkpoint tensor ${name} of dtype ${t.dtype}: only float32 and int32 are stored.`);
     }
   }
-  const buffer = new ArrayBuffer(named.reduce((sum, [, t]) => sum + t.size * 4, 0));
+  const byteLength = named.reduce((sum, [, t]) => sum + t.size * 4, 0);
+  const buffer = pool !== undefined ? pool.take(byteLength) : new ArrayBuffer(byteLength);
   let offset = 0;
   return named.map(([name, t]) => {
     const values = backendValues(t);
@@ -78,18 +80,19 @@ function hiddenOptimizerVariables(optimizer: tf.Optimizer): Array<[string, tf.Va
  * Copies the model's weights and its optimizer's state. Everything is copied in one synchronous
  * stretch after the only await (`optimizer.getWeights()`, which returns live variables, not copies),
  * so the snapshot is one consistent step even if training continues while it is being written.
+ * With `pool`, the copies go into buffers reused from earlier snapshots (see {@link SnapshotBufferPool}).
  */
-export async function snapshotModel(model: tf.LayersModel): Promise<ModelSnapshot> {
+export async function snapshotModel(model: tf.LayersModel, pool?: SnapshotBufferPool): Promise<ModelSnapshot> {
   const optimizer = model.optimizer as tf.Optimizer | undefined;
   const optimizerWeights = optimizer ? await optimizer.getWeights() : [];
   const values = model.getWeights();
-  const weights = copyTensors(model.weights.map((w, i): [string, tf.Tensor] => [w.originalName, values[i]]));
+  const weights = copyTensors(model.weights.map((w, i): [string, tf.Tensor] => [w.originalName, values[i]]), pool);
   let optimizerSnapshot: OptimizerSnapshot | null = null;
   if (optimizer) {
     const slots = copyTensors([
       ...optimizerWeights.map((w): [string, tf.Tensor] => [w.name, w.tensor]),
       ...hiddenOptimizerVariables(optimizer),
-    ]);
+    ], pool);
     optimizerSnapshot = {
       className: optimizer.getClassName(),
       weights: slots.slice(0, optimizerWeights.length),

@@ -97,8 +97,26 @@ export interface WorkerStorageDescription {
   >;
 }
 
-/** The bytes of one object of a {@link CheckpointStorage.writeAtomicBatch}: one buffer, or parts written back to back. */
-export type FileContent = Uint8Array | readonly Uint8Array[];
+/**
+ * The bytes of one object of a {@link CheckpointStorage.writeAtomicBatch}: one buffer, parts written back to
+ * back, or a {@link HeadedContent} whose head is made from the CRC-32 of the rest.
+ */
+export type FileContent = Uint8Array | readonly Uint8Array[] | HeadedContent;
+
+/**
+ * An object whose first bytes depend on the CRC-32 of the bytes after them (a blob frame header): the
+ * storage writes `body` first, checksumming it as it goes, then `head(bodyCrc32)` in front of it, so the
+ * body is read once (a 50 MB optimizer state is not checksummed twice). Use `resolveContent` where an
+ * object must be one buffer.
+ */
+export interface HeadedContent {
+  /** Length in bytes of what `head` returns. */
+  readonly headBytes: number;
+  /** The bytes after the head, back to back. */
+  readonly body: readonly Uint8Array[];
+  /** The head for a body whose CRC-32 is `bodyCrc32`. */
+  readonly head: (bodyCrc32: number) => Uint8Array;
+}
 
 /** Makes the last object of a batch from the CRC-32s of the others (in their order): its path and bytes. */
 export type BatchSeal = (checksums: readonly number[]) => readonly [string, Uint8Array];

@@ -1,5 +1,5 @@
 import { BlobCheckpointStore } from './blob_checkpoint_store';
-import { modelSeries, writeCheckpoint } from './checkpoint_manager';
+import { commitCheckpoint, modelSeries } from './checkpoint_manager';
 import type { CheckpointMeta } from './model_checkpoint';
 import type { ModelSnapshot } from './model_snapshot';
 import type { CheckpointLogger } from './logger';
@@ -74,17 +74,28 @@ export function transferablesOf(job: WriteJob): ArrayBuffer[] {
 }
 
 /**
- * Writes one job with the library's own write code (`writeCheckpoint`, `BlobCheckpointStore.save`), so
- * the worker and the training thread produce the same format and follow the same durability rules.
- * `logger` receives what the series reports while saving (retention, orphans, dropped index entries).
+ * The snapshot buffers of a model job, for reuse by the next snapshot once the job was written or replaced
+ * (see `SnapshotBufferPool`); none for blob jobs, whose sizes vary.
  */
-export async function runWriteJob(storage: CheckpointStorage, job: WriteJob, logger: CheckpointLogger): Promise<void> {
+export function snapshotBuffersOf(job: WriteJob): ArrayBuffer[] {
+  return job.kind === 'model' ? transferablesOf(job) : [];
+}
+
+/**
+ * Writes one job with the library's own write code (`commitCheckpoint`, `BlobCheckpointStore.commit`), so
+ * the worker and the training thread produce the same format and follow the same durability rules.
+ * Resolves once the save is durable and latest, with its retention (reading and deleting older
+ * checkpoints) still to run: the writer acknowledges the save first, then calls it. `logger` receives what
+ * the series reports (retention, orphans, dropped index entries).
+ */
+export async function runWriteJob(storage: CheckpointStorage, job: WriteJob, logger: CheckpointLogger): Promise<() => Promise<void>> {
   if (job.kind === 'model') {
-    await writeCheckpoint(storage, job.snapshot, job.meta, { keepCheckpointMax: job.keepCheckpointMax, logger });
-    return;
+    const written = await commitCheckpoint(storage, job.snapshot, job.meta, { keepCheckpointMax: job.keepCheckpointMax, logger });
+    return written.applyRetention;
   }
   const store = new BlobCheckpointStore(storage, { indexName: job.indexName, prefix: job.prefix, keepMax: job.keepMax, logger });
-  await store.save(job.step, job.bytes, job.protectNewestModelStep ? await newestModelStep(storage, logger) : undefined);
+  const written = await store.commit(job.step, job.bytes, job.protectNewestModelStep ? () => newestModelStep(storage, logger) : undefined);
+  return written.applyRetention;
 }
 
 /**

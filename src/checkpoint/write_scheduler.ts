@@ -1,10 +1,14 @@
-import { type WriteJob, seriesOf } from './write_job';
+import type { CheckpointLogger } from './logger';
+import { type WriteJob, seriesOf, stepOf } from './write_job';
 
 /** How one submitted job ended. */
-export type WriteOutcome =
+export type WriteStatus =
   | { id: number; status: 'written' }
   | { id: number; status: 'replaced'; by: number }
   | { id: number; status: 'failed'; error: unknown };
+
+/** A {@link WriteStatus} with its job, whose buffers are free again once it was written or replaced. */
+export type WriteOutcome = WriteStatus & { job: WriteJob };
 
 /**
  * The checkpoint writer's queue discipline, used as is by the worker and by in-thread writing: one job
@@ -20,12 +24,15 @@ export class WriteScheduler {
   private markIdle: () => void = () => undefined;
 
   /**
-   * @param write writes one job (throws when it failed).
+   * @param write writes one job until it is durable and latest (throws when it failed) and returns its
+   *   retention, which runs after the job is reported written and before the next job starts.
    * @param settled told the outcome of every job, in completion order.
+   * @param logger told when a retention failed (the save itself stands; the next save's retention retries).
    */
   constructor(
-    private readonly write: (job: WriteJob) => Promise<void>,
+    private readonly write: (job: WriteJob) => Promise<() => Promise<void>>,
     private readonly settled: (outcome: WriteOutcome) => void,
+    private readonly logger: CheckpointLogger,
   ) {}
 
   /** Queues `job` under `id` (behind the one in flight, replacing the waiting one of its series). */
@@ -34,7 +41,7 @@ export class WriteScheduler {
     const replaced = this.waiting.get(series);
     if (replaced !== undefined) {
       this.waiting.delete(series);
-      this.settled({ id: replaced.id, status: 'replaced', by: id });
+      this.settled({ id: replaced.id, job: replaced.job, status: 'replaced', by: id });
     }
     this.waiting.set(series, { id, job });
     if (!this.running) void this.pump();
@@ -54,11 +61,21 @@ export class WriteScheduler {
     this.running = true;
     this.idle = new Promise<void>((resolve) => (this.markIdle = resolve));
     for (let next = this.takeNext(); next !== undefined; next = this.takeNext()) {
+      let applyRetention: () => Promise<void>;
       try {
-        await this.write(next.job);
-        this.settled({ id: next.id, status: 'written' });
+        applyRetention = await this.write(next.job);
       } catch (error) {
-        this.settled({ id: next.id, status: 'failed', error });
+        this.settled({ id: next.id, job: next.job, status: 'failed', error });
+        continue;
+      }
+      this.settled({ id: next.id, job: next.job, status: 'written' });
+      try {
+        await applyRetention();
+      } catch (error) {
+        this.logger.warn(
+          `Retention after the save of step ${stepOf(next.job)} failed (${error instanceof Error ? error.message : String(error)}); ` +
+            'the save itself is durable and latest, and the next save applies retention again.',
+        );
       }
     }
     this.running = false;

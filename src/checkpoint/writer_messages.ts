@@ -18,8 +18,9 @@ export interface ClonedError {
 /** Worker → training thread. */
 export type FromWriterWorker =
   | { type: 'ready' }
-  | { type: 'written'; id: number }
-  | { type: 'replaced'; id: number; by: number }
+  /** `buffers`: the job's snapshot buffers, moved back for reuse (see `SnapshotBufferPool`). */
+  | { type: 'written'; id: number; buffers: ArrayBuffer[] }
+  | { type: 'replaced'; id: number; by: number; buffers: ArrayBuffer[] }
   | { type: 'failed'; id: number; error: ClonedError }
   /** A line the write code reported (`CheckpointLogger.warn`), for the training thread's logger, in order. */
   | { type: 'log'; message: string }

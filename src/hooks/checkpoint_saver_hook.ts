@@ -254,7 +254,7 @@ export class CheckpointSaverHook extends SessionRunHook {
     const storage = this.requireStorage();
     const writer = this.writer as CheckpointWriter;
     for (const l of this.listeners) await l.beforeSave(session, step);
-    const snapshot = await snapshotModel(session.model);
+    const snapshot = await snapshotModel(session.model, writer.snapshotBuffers);
     const extras = this.options.collectExtras?.(session);
     const meta = { globalStep: step, epoch: session.epoch, extras };
     // The fingerprint is the training thread's backend, not the worker's.

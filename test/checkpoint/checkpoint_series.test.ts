@@ -237,7 +237,8 @@ describe('an orphan left by a full disk at the index write', () => {
       const logger = new RecordingLogger();
       const store = new BlobCheckpointStore(new LocalCheckpointStorage(dir, { fs: quota }), { indexName: 'checkpoint_input', prefix: 'input.ckpt', keepMax: 1, logger });
       await store.save(1, new Uint8Array(64).fill(1));
-      quota.capacity = 2 * quota.usage();
+      // Room for a second blob and index, with slack for the index's one more entry while retention is pending.
+      quota.capacity = 2 * quota.usage() + 256;
       quota.failNextIndexWrite = true;
       await expect(store.save(2, new Uint8Array(64).fill(2))).rejects.toThrow(/ENOSPC/);
       expect(visibleEntries(dir)).toEqual(['checkpoint_input', 'input.ckpt-1', 'input.ckpt-2']);

@@ -6,7 +6,10 @@ import { restoreLatest } from '../../src/checkpoint/checkpoint_manager';
 import { CheckpointLockError, CheckpointWriterError } from '../../src/errors';
 import { openStorage } from '../../src/checkpoint/open_storage';
 import type { WriteJob } from '../../src/checkpoint/write_job';
-import { RecordingLogger, tempDir, modelWriteJob, tinyModel } from './helpers';
+import { readModelCheckpoint, writerFingerprint } from '../../src/checkpoint/model_checkpoint';
+import { applySnapshot, snapshotModel } from '../../src/checkpoint/model_snapshot';
+import type { CheckpointStorage } from '../../src/checkpoint/storage';
+import { RecordingLogger, tempDir, modelWriteJob, tinyModel, train, weightBytes } from './helpers';
 
 function blobJob(step: number): WriteJob {
   return { kind: 'blob', indexName: 'checkpoint_input', prefix: 'input.ckpt', keepMax: 5, step, bytes: new Uint8Array([step, 1, 2]), protectNewestModelStep: true };
@@ -84,5 +87,64 @@ describe('CheckpointWriter', () => {
     expect(fs.existsSync(path.join(dir, 'model.ckpt-2'))).toBe(false);
     await writer.close();
     await expect(release()).rejects.toThrow(CheckpointLockError);
+  });
+
+  it.each([true, false])('background %s: the next snapshot reuses the buffers of a written one, and both checkpoints restore bit for bit', async (background) => {
+    const dir = tempDir(`writer-pool-${background}`);
+    const writer = new CheckpointWriter(dir, { background });
+    await writer.open();
+    const model = tinyModel();
+    const saved: number[][][] = [];
+    const buffers: ArrayBuffer[][] = [];
+    for (const step of [1, 2]) {
+      await train(model, step - 1, step);
+      const snapshot = await snapshotModel(model, writer.snapshotBuffers);
+      buffers.push([snapshot.weights[0].data.buffer as ArrayBuffer, snapshot.optimizer?.weights[0].data.buffer as ArrayBuffer]);
+      const meta = { globalStep: step, epoch: 0 };
+      saved.push(weightBytes(model));
+      await expect(writer.submit({ kind: 'model', snapshot, meta: { ...meta, fingerprint: writerFingerprint(meta) }, keepCheckpointMax: 5 })).resolves.toBe('written');
+      // Weights and optimizer state: one buffer each, back in the pool once written.
+      expect(writer.snapshotBuffers.size).toBe(2);
+    }
+    // In-thread the very same buffers come back; from the worker they come back moved (same sizes, new objects).
+    if (!background) expect(buffers[1]).toEqual(buffers[0]);
+    for (const step of [1, 2]) {
+      const restored = tinyModel();
+      const storage = openStorage(dir);
+      const loaded = await readModelCheckpoint(storage, `model.ckpt-${step}`, step);
+      await applySnapshot(restored, loaded.weights, loaded.optimizer);
+      expect(weightBytes(restored)).toEqual(saved[step - 1]);
+    }
+    await writer.close();
+  });
+
+  it('acknowledges a save once it is latest; a retention that fails afterwards is a warning, the save stands', async () => {
+    const dir = tempDir('writer-retention');
+    const logger = new RecordingLogger();
+    const storage = openStorage(dir);
+    let refuseDeletes = false;
+    // A storage of its own (no worker description): written on this thread, its delete refuses step 1.
+    const failing: CheckpointStorage = Object.assign(Object.create(storage) as CheckpointStorage, {
+      describeForWorker: () => null,
+      delete: async (relPath: string) => {
+        if (refuseDeletes && relPath === 'model.ckpt-1') throw new Error('injected: delete refused');
+        await storage.delete(relPath);
+      },
+    });
+    const writer = new CheckpointWriter(failing, { logger });
+    await writer.open();
+    for (const step of [1, 2]) {
+      const job = await modelWriteJob(step);
+      await expect(writer.submit({ ...job, keepCheckpointMax: 1 } as WriteJob)).resolves.toBe('written');
+      refuseDeletes = true;
+    }
+    await writer.close();
+    expect(logger.warnings).toEqual([
+      'Retention after the save of step 2 failed (injected: delete refused); the save itself is durable and latest, ' +
+        'and the next save applies retention again.',
+    ]);
+    // Retention rewrote the index before it deleted: step 2 alone is listed; step 1's files are left for the next save.
+    expect((await readIndex(openStorage(dir), 'checkpoint', 'model.ckpt'))?.map((e) => e.step)).toEqual([2]);
+    expect(fs.existsSync(path.join(dir, 'model.ckpt-1', 'state.json'))).toBe(true);
   });
 });

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { LocalCheckpointStorage } from '../../src/checkpoint/local_storage';
 import { FsLayer, realFsLayer } from '../../src/checkpoint/fs_layer';
-import { crc32 } from '../../src/checkpoint/checksum';
+import { crc32, frameBlobHeaded, frameBlobParts, unframeBlob } from '../../src/checkpoint/checksum';
 import { restoreLatest } from '../../src/checkpoint/checkpoint_manager';
 import { CheckpointError, CheckpointLockError, CheckpointNotFoundError, PathEscapeError } from '../../src/errors';
 import { errno } from './faulty_fs';
@@ -130,6 +130,34 @@ function exactly(text: string): RegExp {
   return new RegExp(`^${escaped}$`);
 }
 
+describe('LocalCheckpointStorage beside a writer deleting what it reads', () => {
+  it('list and stat skip a checkpoint deleted between their own calls instead of failing with ENOENT', () =>
+    tally.run('storage basics', async () => {
+      const dir = tempDir('concurrent-delete');
+      fs.mkdirSync(path.join(dir, 'model.ckpt-1'));
+      fs.writeFileSync(path.join(dir, 'model.ckpt-1', 'state.json'), '{}');
+      fs.writeFileSync(path.join(dir, 'checkpoint'), 'x');
+      const real = fs.realpathSync(dir);
+      const doomed = path.join(real, 'model.ckpt-1');
+      // The directory vanishes right after the first look at it, as when retention in a writer thread deletes it.
+      const vanish = (p: string, syscall: string): never => {
+        fs.rmSync(doomed, { recursive: true, force: true });
+        throw errno('ENOENT', syscall, p);
+      };
+      const fsLayer: FsLayer = {
+        ...realFsLayer,
+        readdir: async (p) => (p === doomed ? vanish(p, 'scandir') : realFsLayer.readdir(p)),
+        realpath: async (p) => (p.startsWith(doomed) ? vanish(p, 'lstat') : realFsLayer.realpath(p)),
+      };
+      const s = await LocalCheckpointStorage.open(dir, { fs: fsLayer });
+      expect(await s.list('')).toEqual(['checkpoint']);
+      fs.mkdirSync(doomed);
+      fs.writeFileSync(path.join(doomed, 'state.json'), '{}');
+      expect(await s.stat('model.ckpt-1/state.json')).toBeNull();
+      expect(fs.existsSync(doomed)).toBe(false);
+    }));
+});
+
 describe('LocalCheckpointStorage.writeAtomicBatch', () => {
   it('writes a file given in parts as their concatenation, seals the batch from its CRC-32s and renames the seal last', () =>
     tally.run('batch parts and seal', async () => {
@@ -158,6 +186,19 @@ describe('LocalCheckpointStorage.writeAtomicBatch', () => {
       expect(new TextDecoder().decode(await s.read('d/seal.json'))).toBe(JSON.stringify(checksums));
       expect(renamed).toEqual(['d/one.bin', 'd/parts.bin', 'd/seal.json']);
       expect(fs.readdirSync(path.join(dir, 'd')).sort()).toEqual(['one.bin', 'parts.bin', 'seal.json']);
+    }));
+
+  it('writes a headed content (blob frame) as header + payload, with the CRC-32 of the whole file, reading the payload once', () =>
+    tally.run('batch parts and seal', async () => {
+      const dir = tempDir('batch-headed');
+      const s = await LocalCheckpointStorage.open(dir);
+      const payload = [Uint8Array.from({ length: 2 * 1024 * 1024 + 7 }, (_, i) => (i * 5 + 1) & 0xff), new Uint8Array([4, 2])];
+      const expected = Buffer.concat(frameBlobParts(payload));
+      const [checksum] = await s.writeAtomicBatch([['d/framed.bin', frameBlobHeaded(payload)]]);
+      const stored = await s.read('d/framed.bin');
+      expect(Buffer.from(stored).equals(expected)).toBe(true);
+      expect(checksum).toBe(crc32(expected));
+      expect(Buffer.from(unframeBlob(stored, 'framed.bin')).equals(Buffer.concat(payload))).toBe(true);
     }));
 
   it('a seal naming a path outside the root fails the batch and leaves no temporary file', () =>

@@ -185,7 +185,7 @@ describe.each(forms)('modelDir given as $name', (form) => {
     const modelDir = form.dir('hooks');
     const logger = new RecordingLogger();
     const hooksFor = (lastStep?: number) => [
-      new CheckpointInputPipelineHook({ modelDir, config: { saveCheckpointsSteps: 3, keepCheckpointMax: 10 } }, { logger }),
+      new CheckpointInputPipelineHook({ modelDir, config: { saveCheckpointsSteps: 3, keepCheckpointMax: 10 } }, { logger, background: false }),
       new CheckpointSaverHook(modelDir, { saveSteps: 3, keepCheckpointMax: 10, background: false, logger }),
       ...(lastStep !== undefined ? [new StopAtStepHook({ lastStep })] : []),
     ];

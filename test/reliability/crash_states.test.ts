@@ -277,7 +277,11 @@ class IndexAckingStorage extends DelegatingStorage {
       this.recorder.begin(this.current);
     }
     await super.writeAtomic(p, bytes);
-    if (p === 'checkpoint_input' && this.current !== null) this.recorder.ack(this.current);
+    // The first index write after the blob makes the save latest (acknowledged); retention may rewrite the index after it.
+    if (p === 'checkpoint_input' && this.current !== null) {
+      this.recorder.ack(this.current);
+      this.current = null;
+    }
   }
 }
 

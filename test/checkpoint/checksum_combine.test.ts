@@ -1,0 +1,42 @@
+import * as fc from 'fast-check';
+import { crc32, crc32Combine, frameBlobHeaded, frameBlobParts } from '../../src/checkpoint/checksum';
+import { contentBytes, contentParts, joinedContent } from '../../src/checkpoint/file_content';
+
+describe('crc32Combine', () => {
+  it('gives the CRC-32 of a followed by b from the two CRC-32s and the length of b', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ maxLength: 3000 }), (a, b) => {
+        const whole = new Uint8Array(a.length + b.length);
+        whole.set(a);
+        whole.set(b, a.length);
+        expect(crc32Combine(crc32(a), crc32(b), b.length)).toBe(crc32(whole));
+      }),
+      { seed: 11, numRuns: 300 },
+    );
+  });
+
+  it('handles a second part of 70 MB (more than 2^26 bytes, every squaring round) like the CRC of the whole', () => {
+    const a = Uint8Array.from([0x54, 0x46, 0x52, 0x42, 1, 2, 3]);
+    const b = new Uint8Array(70 * 1024 * 1024 + 3);
+    for (let i = 0; i < b.length; i += 4093) b[i] = i & 0xff;
+    const whole = new Uint8Array(a.length + b.length);
+    whole.set(a);
+    whole.set(b, a.length);
+    expect(crc32Combine(crc32(a), crc32(b), b.length)).toBe(crc32(whole));
+  });
+
+  it('returns crc(a) unchanged for an empty b', () => {
+    expect(crc32Combine(crc32(Uint8Array.from([1, 2, 3])), 0, 0)).toBe(crc32(Uint8Array.from([1, 2, 3])));
+  });
+});
+
+describe('frameBlobHeaded', () => {
+  it('resolves to the same bytes as frameBlobParts (header from the payload CRC-32, then the parts)', () => {
+    const parts = [Uint8Array.from([1, 2, 3, 4]), Uint8Array.from({ length: 1000 }, (_, i) => (i * 13) & 0xff)];
+    const headed = frameBlobHeaded(parts);
+    const expected = Buffer.concat(frameBlobParts(parts));
+    expect(contentBytes(headed)).toBe(expected.byteLength);
+    expect(Buffer.concat(contentParts(headed)).equals(expected)).toBe(true);
+    expect(Buffer.from(joinedContent(headed)).equals(expected)).toBe(true);
+  });
+});
