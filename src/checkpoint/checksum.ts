@@ -102,8 +102,12 @@ function frameHeader(parts: readonly Uint8Array[], checksum: number): Uint8Array
   return header;
 }
 
-/** Checks a framed blob and returns its payload (a view, no copy). `what` names the file in errors. */
-export function unframeBlob(framed: Uint8Array, what: string): Uint8Array {
+/**
+ * Checks a framed blob and returns its payload (a view, no copy). `what` names the file in errors. With
+ * `framedCrc32`, the CRC-32 of the whole framed bytes (already checked against `state.json`), the payload's
+ * CRC-32 follows from it and the header without reading the payload again.
+ */
+export function unframeBlob(framed: Uint8Array, what: string, framedCrc32?: number): Uint8Array {
   if (framed.byteLength < BLOB_HEADER_BYTES) {
     throw new CorruptCheckpointError(
       `${what} is truncated: ${framed.byteLength} bytes, shorter than its ${BLOB_HEADER_BYTES}-byte header.`,
@@ -129,7 +133,11 @@ export function unframeBlob(framed: Uint8Array, what: string): Uint8Array {
   }
   const payload = framed.subarray(BLOB_HEADER_BYTES);
   const expected = view.getUint32(16, true);
-  const actual = crc32(payload);
+  // crc(header ++ payload) = shift(crc(header), |payload|) ^ crc(payload), and crc32Combine(a, 0, n) is that shift.
+  const actual =
+    framedCrc32 === undefined
+      ? crc32(payload)
+      : (framedCrc32 ^ crc32Combine(crc32(framed.subarray(0, BLOB_HEADER_BYTES)), 0, payload.byteLength)) >>> 0;
   if (actual !== expected) {
     throw new CorruptCheckpointError(
       `${what} failed its checksum (crc32 ${actual.toString(16)}, expected ${expected.toString(16)}): ` +

@@ -1,5 +1,6 @@
 import { CheckpointLockError } from '../errors';
-import type { BatchSeal, CheckpointStorage, FileContent, StorageStat } from './storage';
+import { crc32 } from './checksum';
+import type { BatchSeal, CheckpointStorage, ChecksummedBytes, FileContent, StorageStat } from './storage';
 
 /**
  * A storage that writes only while its job still holds the modelDir's writer lock: before every write
@@ -34,6 +35,12 @@ export class FencedStorage implements CheckpointStorage {
 
   read(relPath: string): Promise<Uint8Array> {
     return this.inner.read(relPath);
+  }
+
+  readChecksummed(relPath: string): Promise<ChecksummedBytes> {
+    return this.inner.readChecksummed !== undefined
+      ? this.inner.readChecksummed(relPath)
+      : this.inner.read(relPath).then((bytes) => ({ bytes, crc32: crc32(bytes) }));
   }
 
   async writeAtomic(relPath: string, data: Uint8Array): Promise<void> {

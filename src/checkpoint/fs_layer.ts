@@ -24,6 +24,11 @@ export interface FsLayer {
   open(path: string, flags: string, mode?: number): Promise<number>;
   /** Writes `length` bytes of `buffer` from `offset` at file position `position`; returns bytes written. */
   write(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  /**
+   * Optional: reads up to `length` bytes at file position `position` into `buffer` from `offset`; returns bytes
+   * read (0 at the end). Without it, files are read whole with `readFile` and checksummed afterwards.
+   */
+  read?(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
   /** Flushes a file (or directory) descriptor to stable storage. */
   fsync(fd: number): Promise<void>;
   /** Closes a descriptor returned by `open`. */
@@ -68,6 +73,7 @@ export const realFsLayer: FsLayer = {
   open: (path, flags, mode) => fse.open(path, flags, mode),
   write: async (fd, buffer, offset, length, position) =>
     (await fse.write(fd, buffer, offset, length, position)).bytesWritten,
+  read: async (fd, buffer, offset, length, position) => (await fse.read(fd, buffer, offset, length, position)).bytesRead,
   fsync: (fd) => fse.fsync(fd),
   close: (fd) => fse.close(fd),
   rename: (from, to) => fse.rename(from, to),

@@ -7,7 +7,7 @@ import { contentBytes, joinedContent } from './file_content';
 import { checkStep } from './checkpoint_index';
 import type { ModelSnapshot, OptimizerSnapshot } from './model_snapshot';
 import { decodeChecksummedJson, encodeChecksummedJson, isJsonObject, parseBoundedJson } from './safe_json';
-import type { BatchSeal, CheckpointStorage, FileContent, HeadedContent } from './storage';
+import type { BatchSeal, CheckpointStorage, ChecksummedBytes, FileContent, HeadedContent } from './storage';
 import { TensorData, concatTensorData, specsToJson, splitTensorData, validateSpecs } from './tensor_data';
 
 /** Prefix of model checkpoint directories: `model.ckpt-<step>`. */
@@ -116,8 +116,8 @@ function encodeOptimizer(state: OptimizerSnapshot): HeadedContent {
   return frameBlobHeaded([prefix, concatTensorData([...state.weights, ...state.hidden])]);
 }
 
-function decodeOptimizer(framed: Uint8Array, what: string, maxJsonBytes: number): OptimizerSnapshot {
-  const payload = unframeBlob(framed, what);
+function decodeOptimizer(framed: ChecksummedBytes, what: string, maxJsonBytes: number): OptimizerSnapshot {
+  const payload = unframeBlob(framed.bytes, what, framed.crc32);
   if (payload.byteLength < 4) throw new CorruptCheckpointError(`${what} is too short for its header.`);
   const headerLength = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
   if (headerLength > payload.byteLength - 4) {
@@ -331,8 +331,11 @@ export async function readCheckpointState(
   return checkState(decodeChecksummedJson(await storage.read(rel), limits.maxJsonBytes, what), what, limits);
 }
 
-/** Reads one file of a checkpoint and checks its size and CRC-32 against `state.json`. */
-async function readVerified(storage: CheckpointStorage, dir: string, name: string, rec: FileRecord): Promise<Uint8Array> {
+/**
+ * Reads one file of a checkpoint and checks its size and CRC-32 against `state.json` (checksummed while it is
+ * read where the storage can); returns the bytes and that CRC-32.
+ */
+async function readVerified(storage: CheckpointStorage, dir: string, name: string, rec: FileRecord): Promise<ChecksummedBytes> {
   const rel = `${dir}/${name}`;
   const what = `${storage.location}/${rel}`;
   const st = await storage.stat(rel);
@@ -340,24 +343,28 @@ async function readVerified(storage: CheckpointStorage, dir: string, name: strin
   if (st.size !== rec.size) {
     throw new CorruptCheckpointError(`${what} is ${st.size} bytes but state.json records ${rec.size}: it was truncated or altered.`);
   }
-  let bytes: Uint8Array;
+  let read: ChecksummedBytes;
   try {
-    bytes = await storage.read(rel);
+    if (storage.readChecksummed !== undefined) {
+      read = await storage.readChecksummed(rel);
+    } else {
+      const bytes = await storage.read(rel);
+      read = { bytes, crc32: crc32(bytes) };
+    }
   } catch (e) {
     if (e instanceof CheckpointNotFoundError) throw new CorruptCheckpointError(`${what} is missing.`);
     throw e;
   }
-  if (bytes.byteLength !== rec.size) {
-    throw new CorruptCheckpointError(`${what} is ${bytes.byteLength} bytes but state.json records ${rec.size}.`);
+  if (read.bytes.byteLength !== rec.size) {
+    throw new CorruptCheckpointError(`${what} is ${read.bytes.byteLength} bytes but state.json records ${rec.size}.`);
   }
-  const actual = crc32(bytes);
-  if (actual !== rec.crc32) {
+  if (read.crc32 !== rec.crc32) {
     throw new CorruptCheckpointError(
-      `${what} failed its checksum (crc32 ${actual.toString(16)}, state.json records ${rec.crc32.toString(16)}): ` +
+      `${what} failed its checksum (crc32 ${read.crc32.toString(16)}, state.json records ${rec.crc32.toString(16)}): ` +
         'the file was corrupted.',
     );
   }
-  return bytes;
+  return read;
 }
 
 /**
@@ -382,7 +389,7 @@ export async function readModelCheckpoint(
     throw new CorruptCheckpointError(`${modelJsonWhat} is larger than ${limits.maxJsonBytes} bytes: refusing to read it.`);
   }
   const modelJson = parseBoundedJson(
-    await readVerified(storage, dir, MODEL_JSON, state.files[MODEL_JSON]),
+    (await readVerified(storage, dir, MODEL_JSON, state.files[MODEL_JSON])).bytes,
     limits.maxJsonBytes,
     modelJsonWhat,
   );
@@ -394,7 +401,7 @@ export async function readModelCheckpoint(
   }
   const weightsSize = state.files[WEIGHTS_BIN].size;
   const specs = validateSpecs(group.weights, weightsSize, modelJsonWhat);
-  const weights = splitTensorData(specs, await readVerified(storage, dir, WEIGHTS_BIN, state.files[WEIGHTS_BIN]));
+  const weights = splitTensorData(specs, (await readVerified(storage, dir, WEIGHTS_BIN, state.files[WEIGHTS_BIN])).bytes);
   let optimizer: OptimizerSnapshot | null = null;
   if (state.files[OPTIMIZER_BIN]) {
     optimizer = decodeOptimizer(
@@ -406,10 +413,8 @@ export async function readModelCheckpoint(
   const extras: Record<string, Uint8Array> = {};
   for (const name of state.extras) {
     const file = extraFile(name);
-    extras[name] = unframeBlob(
-      await readVerified(storage, dir, file, state.files[file]),
-      `${storage.location}/${dir}/${file}`,
-    );
+    const read = await readVerified(storage, dir, file, state.files[file]);
+    extras[name] = unframeBlob(read.bytes, `${storage.location}/${dir}/${file}`, read.crc32);
   }
   return { path: dir, state, modelTopology: modelJson.modelTopology, weights, optimizer, extras };
 }

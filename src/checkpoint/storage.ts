@@ -21,6 +21,11 @@ export interface CheckpointStorage {
   readonly location: string;
   /** Whole content of an object. Throws `CheckpointNotFoundError` when it does not exist. */
   read(relPath: string): Promise<Uint8Array>;
+  /**
+   * Optional: {@link read} with the object's CRC-32, computed while its bytes arrive (a 400 MB restore is not
+   * read first and checksummed after). Callers fall back to `read` + `crc32` when it is absent.
+   */
+  readChecksummed?(relPath: string): Promise<ChecksummedBytes>;
   /** Writes an object atomically (see the interface comment), creating parent "directories" as needed. */
   writeAtomic(relPath: string, data: Uint8Array): Promise<void>;
   /**
@@ -120,6 +125,14 @@ export interface HeadedContent {
 
 /** Makes the last object of a batch from the CRC-32s of the others (in their order): its path and bytes. */
 export type BatchSeal = (checksums: readonly number[]) => readonly [string, Uint8Array];
+
+/** What {@link CheckpointStorage.readChecksummed} returns. */
+export interface ChecksummedBytes {
+  /** The object's whole content. */
+  bytes: Uint8Array;
+  /** CRC-32 (IEEE) of `bytes`. */
+  crc32: number;
+}
 
 /** Metadata of one stored object. */
 export interface StorageStat {

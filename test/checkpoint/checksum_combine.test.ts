@@ -1,5 +1,6 @@
 import * as fc from 'fast-check';
-import { crc32, crc32Combine, frameBlobHeaded, frameBlobParts } from '../../src/checkpoint/checksum';
+import { crc32, crc32Combine, frameBlob, frameBlobHeaded, frameBlobParts, unframeBlob } from '../../src/checkpoint/checksum';
+import { CorruptCheckpointError } from '../../src/errors';
 import { contentBytes, contentParts, joinedContent } from '../../src/checkpoint/file_content';
 
 describe('crc32Combine', () => {
@@ -38,5 +39,18 @@ describe('frameBlobHeaded', () => {
     expect(contentBytes(headed)).toBe(expected.byteLength);
     expect(Buffer.concat(contentParts(headed)).equals(expected)).toBe(true);
     expect(Buffer.from(joinedContent(headed)).equals(expected)).toBe(true);
+  });
+});
+
+describe('unframeBlob with the CRC-32 of the whole framed file', () => {
+  it('checks the payload from that CRC-32 as it would by reading the payload again', () => {
+    const payload = Uint8Array.from({ length: 5000 }, (_, i) => (i * 31) & 0xff);
+    const framed = frameBlob(payload);
+    expect(Buffer.from(unframeBlob(framed, 'x.bin', crc32(framed))).equals(Buffer.from(payload))).toBe(true);
+    // A header whose payload CRC was altered, in a file whose own CRC-32 matches (as if state.json recorded the bad file).
+    const altered = framed.slice();
+    altered[16] ^= 0x01;
+    expect(() => unframeBlob(altered, 'x.bin', crc32(altered))).toThrow(CorruptCheckpointError);
+    expect(() => unframeBlob(altered, 'x.bin', crc32(altered))).toThrow(/^x\.bin failed its checksum \(crc32 [0-9a-f]+, expected [0-9a-f]+\)/);
   });
 });

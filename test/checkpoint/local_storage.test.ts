@@ -130,6 +130,22 @@ function exactly(text: string): RegExp {
   return new RegExp(`^${escaped}$`);
 }
 
+describe('LocalCheckpointStorage.readChecksummed', () => {
+  it('returns the bytes read and their CRC-32 for a file of several read chunks, CheckpointNotFoundError for none', () =>
+    tally.run('storage basics', async () => {
+      const dir = tempDir('read-checksummed');
+      const s = await LocalCheckpointStorage.open(dir);
+      const big = Uint8Array.from({ length: 9 * 1024 * 1024 + 3 }, (_, i) => (i * 11 + 5) & 0xff);
+      await s.writeAtomic('d/big.bin', big);
+      const read = await s.readChecksummed('d/big.bin');
+      expect(Buffer.from(read.bytes).equals(Buffer.from(big))).toBe(true);
+      expect(read.crc32).toBe(crc32(big));
+      await s.writeAtomic('d/empty.bin', new Uint8Array(0));
+      expect(await s.readChecksummed('d/empty.bin')).toEqual({ bytes: new Uint8Array(0), crc32: 0 });
+      await expect(s.readChecksummed('d/none.bin')).rejects.toThrow(new CheckpointNotFoundError(`d/none.bin does not exist in ${dir}.`));
+    }));
+});
+
 describe('LocalCheckpointStorage beside a writer deleting what it reads', () => {
   it('list and stat skip a checkpoint deleted between their own calls instead of failing with ENOENT', () =>
     tally.run('storage basics', async () => {
