@@ -4,7 +4,8 @@
  * `types.ResumableFitOptions`. Type-only: nothing here exists at run time.
  * @packageDocumentation
  */
-export type { StorageStat, BatchSeal, FileContent } from './checkpoint/storage';
+export type { StorageStat, BatchSeal, FileContent, HeadedContent, ChecksummedBytes } from './checkpoint/storage';
+export type { SnapshotBufferPool } from './checkpoint/snapshot_buffer_pool';
 export type { FsLayer, FsStat } from './checkpoint/fs_layer';
 export type { CheckpointMeta, CheckpointLimits } from './checkpoint/model_checkpoint';
 export type { FitPosition } from './checkpoint/fit_position';

@@ -4,7 +4,7 @@
  * the checkpoint writer hands each snapshot's buffers back here once they are written, so the next
  * snapshot of the same model copies into memory that is already mapped.
  *
- * Bounded: at most {@link MAX_POOLED_BUFFERS} buffers are kept (one save in flight and one waiting need
+ * Bounded: at most four buffers are kept (one save in flight and one waiting need
  * two per snapshot part); older ones are left to the garbage collector.
  */
 export class SnapshotBufferPool {
