@@ -11,7 +11,7 @@ import type { DatasetState, JsonValue } from '../../src/data/state';
 import { main } from '../../src/cli';
 import { formatBytes, formatNumber } from '../../src/cli/format';
 import { RecordingLogger, tempDir, tinyModel } from '../checkpoint/helpers';
-import { startS3Server } from '../helpers/s3_server';
+import { s3EnvFor, startS3Server } from '../helpers/s3_server';
 import { FIXTURE_STEPS, ModelDirFixture, STEPS_PER_EPOCH, buildModelDir, sizeOf } from './fixture';
 
 interface Run {
@@ -614,12 +614,7 @@ test('the real executable: shebang, entry point, exit code', () => {
 test('an s3:// modelDir lists like the local one', async () => {
   const server = await startS3Server('cli-bucket');
   const saved = { ...process.env };
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL: server.endpoint,
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_REGION: 'us-east-1',
-  });
+  Object.assign(process.env, { ...s3EnvFor(server), AWS_REGION: 'us-east-1' });
   const s3 = new S3CheckpointStorage('s3://cli-bucket/runs/a');
   try {
     const local = readOnly(dir);

@@ -31,7 +31,7 @@ import { main as runCli } from '../../src/cli';
 import { writeCheckpoint } from '../../src/checkpoint/checkpoint_manager';
 import { snapshotModel } from '../../src/checkpoint/model_snapshot';
 import { RecordingLogger, weightBytes } from '../checkpoint/helpers';
-import { startS3Server, type TestS3Server } from '../helpers/s3_server';
+import { s3EnvFor, startS3Server, type TestS3Server } from '../helpers/s3_server';
 
 let server: TestS3Server;
 let cwd: string;
@@ -41,9 +41,7 @@ const originalEnv = { ...process.env };
 beforeAll(async () => {
   await tf.setBackend('cpu');
   server = await startS3Server('e2e-bucket');
-  process.env.AWS_ENDPOINT_URL = server.endpoint;
-  process.env.AWS_ACCESS_KEY_ID = server.credentials.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = server.credentials.secretAccessKey;
+  Object.assign(process.env, s3EnvFor(server));
 });
 
 afterAll(async () => {

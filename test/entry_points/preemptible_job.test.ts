@@ -15,7 +15,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { startS3Server, type TestS3Server } from '../helpers/s3_server';
+import { s3EnvFor, startS3Server, type TestS3Server } from '../helpers/s3_server';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const STEPS_PER_EPOCH = Math.ceil(2000 / 32);
@@ -110,11 +110,7 @@ const modelDirs: Array<[string, () => { modelDir: string; env: NodeJS.ProcessEnv
     'an s3:// modelDir (s3rver)',
     () => ({
       modelDir: 's3://jobs/runs/mnist-1',
-      env: {
-        AWS_ENDPOINT_URL: server.endpoint,
-        AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
-      },
+      env: s3EnvFor(server),
     }),
   ],
 ];

@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { S3CheckpointStorage } from '../../src';
-import { startS3Server, type TestS3Server } from '../helpers/s3_server';
+import { s3EnvFor, startS3Server, type TestS3Server } from '../helpers/s3_server';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -64,12 +64,7 @@ afterAll(async () => {
 it('the README S3 command, SIGKILLed mid-epoch and run again, equals an uninterrupted local run bit for bit', async () => {
   const command = readmeS3Command();
   expect(command).toBe('npx tsx examples/train_mnist.ts --model-dir s3://my-bucket/runs/mnist-1');
-  const env = {
-    ...process.env,
-    AWS_ENDPOINT_URL: server.endpoint,
-    AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
-  };
+  const env = { ...process.env, ...s3EnvFor(server) };
   const before = fs.readdirSync(ROOT).sort();
   // 63 steps per epoch: step 90 is mid-epoch 2; a save every 20 steps has made step 80 or 60 durable.
   const killed = await run(command, env, ROOT, 90);
