@@ -82,6 +82,24 @@ describe('data.array of records', () => {
   });
 });
 
+describe('data.array of records with feature vectors (number arrays hashed by their bytes)', () => {
+  const source = (features: (i: number) => unknown[]) => Array.from({ length: 6 }, (_, i) => ({ id: i, features: features(i) }));
+  const hashOf = (items: unknown[]) => hashIn(data.array(items as tf.TensorContainer[]).fingerprint());
+
+  it('one changed number, numbers as strings, nested or shorter vectors: each is another hash; a fresh copy the same', () => {
+    const base = hashOf(source((i) => [i, i + 0.5, -i]));
+    expect(hashOf(source((i) => [i, i + 0.5, -i]))).toBe(base);
+    const variants = [
+      source((i) => (i === 5 ? [i, i + 0.25, -i] : [i, i + 0.5, -i])),
+      source((i) => [String(i), String(i + 0.5), String(-i)]),
+      source((i) => [[i], [i + 0.5], [-i]]),
+      source((i) => [i, i + 0.5]),
+      source((i) => [i, i + 0.5, -i, 0]),
+    ].map(hashOf);
+    expect(new Set([base, ...variants]).size).toBe(6);
+  });
+});
+
 describe('data.array of primitives (hashed since 0.1.0)', () => {
   it('other values are refused with the in-memory message; opted out they restore', async () => {
     const build = (items: number[], options?: { verifyContent?: boolean }) => data.array(items, options).skip(1);

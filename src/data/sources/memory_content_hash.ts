@@ -103,6 +103,11 @@ function feedValue(out: BufferedHash, value: unknown): void {
   } else if (ArrayBuffer.isView(value)) {
     out.add(`A${value.constructor.name}:${value.byteLength}:`);
     out.addBytes(bytesOf(value));
+  } else if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'number')) {
+    // A plain array of numbers (a feature vector) by its float64 bytes in one piece: per-number text made hashing
+    // 50,000 records of 128 numbers take 400 ms.
+    out.add(`N${value.length}:`);
+    out.addBytes(new Uint8Array(Float64Array.from(value as number[]).buffer));
   } else if (Array.isArray(value)) {
     out.add('[');
     for (const v of value) feedValue(out, v);
