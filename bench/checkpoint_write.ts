@@ -35,7 +35,8 @@ function directoryBytes(dir: string): number {
  * One size: `runs` timed rounds (after one untimed warm-up), each a raw write + fsync of the checkpoint's
  * byte count, a checkpoint save through the `CheckpointWriter` (snapshot on this thread, files written in
  * its worker; timed until it reports the save durable and indexed), a `restoreLatest` of that checkpoint
- * (read, verify every CRC, set the weights) and a raw `fs.readFile` of the raw file. Medians.
+ * (read, verify every CRC, set the weights) and a raw `fs.readFile` of the raw file; every other round the raw
+ * variant of each pair runs first. Medians.
  */
 async function sizeRows(mb: number, runs: number): Promise<BenchRow[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-resumable-bench-write-'));
@@ -50,40 +51,72 @@ async function sizeRows(mb: number, runs: number): Promise<BenchRow[]> {
     const reads: number[] = [];
     let bytes = 0;
     let payload = new Uint8Array(0);
+    const rawFile = path.join(dir, 'raw.bin');
     for (let run = -1; run < runs; run++) {
       const step = run + 1;
-      let t = process.hrtime.bigint();
-      const snapshot = await snapshotModel(model, writer.snapshotBuffers);
-      const snapshotSecs = seconds(t);
-      // The fingerprint is this thread's backend, as the saver hook records it (the worker has none).
-      const meta = { globalStep: step, epoch: 0 };
-      const result = await writer.submit({ kind: 'model', snapshot, meta: { ...meta, fingerprint: writerFingerprint(meta) }, keepCheckpointMax: 0 });
-      const oursSecs = seconds(t);
-      if (result !== 'written') throw new Error(`save of step ${step} was ${result}`);
       const ckpt = path.join(dir, 'model', `model.ckpt-${step}`);
-      if (bytes === 0) {
-        bytes = directoryBytes(ckpt);
-        // Non-zero, already touched bytes: the baseline pays no page faults the checkpoint does not.
-        payload = new Uint8Array(bytes).fill(0x5a);
+      const save = async (): Promise<{ oursSecs: number; snapshotSecs: number }> => {
+        const t = process.hrtime.bigint();
+        const snapshot = await snapshotModel(model, writer.snapshotBuffers);
+        const snapshotSecs = seconds(t);
+        // The fingerprint is this thread's backend, as the saver hook records it (the worker has none).
+        const meta = { globalStep: step, epoch: 0 };
+        const result = await writer.submit({ kind: 'model', snapshot, meta: { ...meta, fingerprint: writerFingerprint(meta) }, keepCheckpointMax: 0 });
+        const oursSecs = seconds(t);
+        if (result !== 'written') throw new Error(`save of step ${step} was ${result}`);
+        if (bytes === 0) {
+          bytes = directoryBytes(ckpt);
+          // Non-zero, already touched bytes: the baseline pays no page faults the checkpoint does not.
+          payload = new Uint8Array(bytes).fill(0x5a);
+        }
+        return { oursSecs, snapshotSecs };
+      };
+      const writeRaw = async (): Promise<number> => {
+        const t = process.hrtime.bigint();
+        await rawWrite(rawFile, payload);
+        return seconds(t);
+      };
+      const restore = async (): Promise<number> => {
+        const t = process.hrtime.bigint();
+        const restored = await restoreLatest(model, path.join(dir, 'model'));
+        const secs = seconds(t);
+        if (restored?.globalStep !== step) throw new Error(`restored ${JSON.stringify(restored?.globalStep)}, expected ${step}`);
+        return secs;
+      };
+      const readRaw = async (): Promise<number> => {
+        const t = process.hrtime.bigint();
+        const read = await fs.promises.readFile(rawFile);
+        const secs = seconds(t);
+        if (read.byteLength !== bytes) throw new Error('raw read came back short');
+        return secs;
+      };
+      // Every other round the baseline goes first: whichever runs first after a big free or allocation pays the
+      // page faults of fresh memory (the first reads of a run took up to 5x longer than the next ones).
+      const rawFirst = run >= 0 && run % 2 === 1;
+      let saved: { oursSecs: number; snapshotSecs: number };
+      let rawSecs: number;
+      if (rawFirst) {
+        rawSecs = await writeRaw();
+        saved = await save();
+      } else {
+        saved = await save();
+        rawSecs = await writeRaw();
       }
-      const rawFile = path.join(dir, 'raw.bin');
-      t = process.hrtime.bigint();
-      await rawWrite(rawFile, payload);
-      const rawSecs = seconds(t);
-      t = process.hrtime.bigint();
-      const restored = await restoreLatest(model, path.join(dir, 'model'));
-      const restoreSecs = seconds(t);
-      if (restored?.globalStep !== step) throw new Error(`restored ${JSON.stringify(restored?.globalStep)}, expected ${step}`);
-      t = process.hrtime.bigint();
-      const read = await fs.promises.readFile(rawFile);
-      const readSecs = seconds(t);
-      if (read.byteLength !== bytes) throw new Error('raw read came back short');
+      let restoreSecs: number;
+      let readSecs: number;
+      if (rawFirst) {
+        readSecs = await readRaw();
+        restoreSecs = await restore();
+      } else {
+        restoreSecs = await restore();
+        readSecs = await readRaw();
+      }
       fs.rmSync(rawFile);
       // Retention is kept out of the timed region (the baseline deletes nothing).
       fs.rmSync(ckpt, { recursive: true });
       if (run >= 0) {
-        ours.push(oursSecs);
-        snapshots.push(snapshotSecs);
+        ours.push(saved.oursSecs);
+        snapshots.push(saved.snapshotSecs);
         raw.push(rawSecs);
         restores.push(restoreSecs);
         reads.push(readSecs);

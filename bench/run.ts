@@ -52,7 +52,8 @@ const BENCHMARKS: Benchmark[] = [
       'in its worker thread checksums, atomic temp-file + fsync + rename + directory fsync, index update — timed ' +
       'until the worker reports it durable, against the least a durable save can cost: one `fs.writeFile` of the ' +
       'same number of (already touched) bytes plus an fsync; then `restoreLatest` of that checkpoint (read, verify ' +
-      'every CRC-32, set the weights) against `fs.readFile` of the raw file. Interleaved in one process, one ' +
+      'every CRC-32, set the weights) against `fs.readFile` of the raw file. Interleaved in one process (every ' +
+      'other round the baseline of each pair goes first), one ' +
       'untimed warm-up, median of 5 (`BENCH_WRITE_RUNS`); ratios are our MB/s / raw MB/s (targets: write ≥ 0.5x, ' +
       'restore ≥ 0.8x). Retention is kept out of the timed region. Runs on the `cpu` backend.',
     run: (quick) => checkpointBenchmarks({ quick }),
