@@ -31,6 +31,16 @@ function directoryBytes(dir: string): number {
   return fs.readdirSync(dir).reduce((sum, f) => sum + fs.statSync(path.join(dir, f)).size, 0);
 }
 
+/** Runs `ours` and `raw` one after the other, `raw` first when `rawFirst`; their results in (ours, raw) order. */
+async function pair<A, B>(ours: () => Promise<A>, raw: () => Promise<B>, rawFirst: boolean): Promise<[A, B]> {
+  if (rawFirst) {
+    const b = await raw();
+    return [await ours(), b];
+  }
+  const a = await ours();
+  return [a, await raw()];
+}
+
 /**
  * One size: `runs` timed rounds (after one untimed warm-up), each a raw write + fsync of the checkpoint's
  * byte count, a checkpoint save through the `CheckpointWriter` (snapshot on this thread, files written in
@@ -93,24 +103,8 @@ async function sizeRows(mb: number, runs: number): Promise<BenchRow[]> {
       // Every other round the baseline goes first: whichever runs first after a big free or allocation pays the
       // page faults of fresh memory (the first reads of a run took up to 5x longer than the next ones).
       const rawFirst = run >= 0 && run % 2 === 1;
-      let saved: { oursSecs: number; snapshotSecs: number };
-      let rawSecs: number;
-      if (rawFirst) {
-        rawSecs = await writeRaw();
-        saved = await save();
-      } else {
-        saved = await save();
-        rawSecs = await writeRaw();
-      }
-      let restoreSecs: number;
-      let readSecs: number;
-      if (rawFirst) {
-        readSecs = await readRaw();
-        restoreSecs = await restore();
-      } else {
-        restoreSecs = await restore();
-        readSecs = await readRaw();
-      }
+      const [saved, rawSecs] = await pair(save, writeRaw, rawFirst);
+      const [restoreSecs, readSecs] = await pair(restore, readRaw, rawFirst);
       fs.rmSync(rawFile);
       // Retention is kept out of the timed region (the baseline deletes nothing).
       fs.rmSync(ckpt, { recursive: true });

@@ -32,6 +32,7 @@ import { writeCheckpoint } from '../../src/checkpoint/checkpoint_manager';
 import { snapshotModel } from '../../src/checkpoint/model_snapshot';
 import { RecordingLogger, weightBytes } from '../checkpoint/helpers';
 import { s3EnvFor, startS3Server, type TestS3Server } from '../helpers/s3_server';
+import { smallDataset, smallModel } from '../helpers/small_fit';
 
 let server: TestS3Server;
 let cwd: string;
@@ -61,22 +62,8 @@ afterEach(() => {
   fs.rmSync(cwd, { recursive: true, force: true });
 });
 
-function model(): tf.LayersModel {
-  const m = tf.sequential();
-  m.add(tf.layers.dense({ inputShape: [3], units: 6, activation: 'tanh', kernelInitializer: tf.initializers.glorotUniform({ seed: 11 }) }));
-  m.add(tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 12 }) }));
-  m.compile({ optimizer: tf.train.adam(0.05), loss: 'meanSquaredError' });
-  return m;
-}
-
-/** 24 examples shuffled per epoch in batches of 4: 6 steps per epoch. */
-function dataset(): data.CheckpointableDataset<tf.TensorContainer> {
-  return data
-    .range(0, 24)
-    .map((i) => ({ xs: tf.tensor1d([Math.sin(i), Math.cos(i), i / 24]), ys: tf.tensor1d([Math.sin(2 * i), i % 2]) }))
-    .shuffle(8, 'e2e-seed')
-    .batch(4);
-}
+const model = smallModel;
+const dataset = (): data.CheckpointableDataset<tf.TensorContainer> => smallDataset('e2e-seed');
 
 /** The uninterrupted 3-epoch run (18 steps), computed once, in a model that never saw a checkpoint. */
 let referenceWeights: number[][] | undefined;

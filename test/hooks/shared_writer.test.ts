@@ -9,25 +9,12 @@ import * as tf from '@tensorflow/tfjs';
 import { CheckpointInputPipelineHook, CheckpointSaverHook, CheckpointWriter, HookCallback, StopAtStepHook, data, restoreLatest } from '../../src';
 import { listCheckpoints } from '../../src/checkpoint/checkpoint_manager';
 import { RecordingLogger, tempDir, weightBytes } from '../checkpoint/helpers';
+import { smallDataset, smallModel } from '../helpers/small_fit';
 
 beforeAll(() => tf.setBackend('cpu'));
 
-function model(): tf.LayersModel {
-  const m = tf.sequential();
-  m.add(tf.layers.dense({ inputShape: [3], units: 6, activation: 'tanh', kernelInitializer: tf.initializers.glorotUniform({ seed: 11 }) }));
-  m.add(tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 12 }) }));
-  m.compile({ optimizer: tf.train.adam(0.05), loss: 'meanSquaredError' });
-  return m;
-}
-
-/** 24 examples shuffled per epoch in batches of 4: 6 steps per epoch. */
-function dataset(): data.CheckpointableDataset<tf.TensorContainer> {
-  return data
-    .range(0, 24)
-    .map((i) => ({ xs: tf.tensor1d([Math.sin(i), Math.cos(i), i / 24]), ys: tf.tensor1d([Math.sin(2 * i), i % 2]) }))
-    .shuffle(8, 'shared-writer')
-    .batch(4);
-}
+const model = smallModel;
+const dataset = (): data.CheckpointableDataset<tf.TensorContainer> => smallDataset('shared-writer');
 
 it('one CheckpointWriter handed to both hooks writes both series; stopped at step 7 and resumed, the weights equal the uninterrupted run', async () => {
   const modelDir = tempDir('shared-writer');
