@@ -8,7 +8,7 @@ import { closeStorage, openStorage } from './open_storage';
 import type { CheckpointStorage, WorkerStorageDescription } from './storage';
 import { SnapshotBufferPool } from './snapshot_buffer_pool';
 import { type WriteJob, runWriteJob, snapshotBuffersOf, stepOf, transferablesOf } from './write_job';
-import { type WriteStatus, WriteScheduler } from './write_scheduler';
+import { type WriteStatus, WriteScheduler, handleRetentionFailure } from './write_scheduler';
 import { type FromWriterWorker, type ToWriterWorker, WRITER_TEST_FAULT_ENV, type WriterWorkerData, rebuildError } from './writer_messages';
 
 /** Options of {@link CheckpointWriter}. */
@@ -141,7 +141,10 @@ export class CheckpointWriter {
           if (outcome.status !== 'failed') this.snapshotBuffers.give(snapshotBuffersOf(outcome.job));
           this.onOutcome(outcome);
         },
-        this.logger,
+        (error, job) => {
+          const lost = handleRetentionFailure(error, job, this.logger);
+          if (lost !== undefined) this.fatal ??= lost;
+        },
       );
     }
   }
@@ -280,6 +283,8 @@ export class CheckpointWriter {
     else if (message.type === 'failed') this.onOutcome({ id: message.id, status: 'failed', error: rebuildError(message.error) });
     else if (message.type === 'log') this.logger.warn(message.message);
     else if (message.type === 'closed') this.onWorkerClosed?.();
+    // A lock lost while retention deleted (after the save's acknowledgement): final, like a failed write's.
+    else if (message.type === 'lockLost') this.fatal ??= rebuildError(message.error);
   }
 
   private onOutcome(outcome: WriteStatus): void {

@@ -8,7 +8,7 @@ import { workerData } from 'worker_threads';
 import type { CheckpointLogger } from './logger';
 import { closeStorage, openStorage } from './open_storage';
 import { runWriteJob, snapshotBuffersOf } from './write_job';
-import { WriteScheduler } from './write_scheduler';
+import { WriteScheduler, handleRetentionFailure } from './write_scheduler';
 import { type FromWriterWorker, type ToWriterWorker, type WriterWorkerData, cloneError } from './writer_messages';
 import { workerStorage } from './writer_test_fault';
 
@@ -31,7 +31,10 @@ const scheduler = new WriteScheduler(
     else if (outcome.status === 'replaced') post({ type: 'replaced', id: outcome.id, by: outcome.by, buffers }, buffers);
     else post({ type: 'failed', id: outcome.id, error: cloneError(outcome.error) });
   },
-  logger,
+  (error, job) => {
+    const lost = handleRetentionFailure(error, job, logger);
+    if (lost !== undefined) post({ type: 'lockLost', error: cloneError(lost) });
+  },
 );
 
 port.on('message', (message: ToWriterWorker) => {

@@ -1,3 +1,4 @@
+import { CheckpointLockError } from '../errors';
 import type { CheckpointLogger } from './logger';
 import { type WriteJob, seriesOf, stepOf } from './write_job';
 
@@ -27,12 +28,13 @@ export class WriteScheduler {
    * @param write writes one job until it is durable and latest (throws when it failed) and returns its
    *   retention, which runs after the job is reported written and before the next job starts.
    * @param settled told the outcome of every job, in completion order.
-   * @param logger told when a retention failed (the save itself stands; the next save's retention retries).
+   * @param retentionFailed told when a job's retention threw, after the job was reported written (the save
+   *   itself stands; the next save's retention retries).
    */
   constructor(
     private readonly write: (job: WriteJob) => Promise<() => Promise<void>>,
     private readonly settled: (outcome: WriteOutcome) => void,
-    private readonly logger: CheckpointLogger,
+    private readonly retentionFailed: (error: unknown, job: WriteJob) => void,
   ) {}
 
   /** Queues `job` under `id` (behind the one in flight, replacing the waiting one of its series). */
@@ -72,10 +74,7 @@ export class WriteScheduler {
       try {
         await applyRetention();
       } catch (error) {
-        this.logger.warn(
-          `Retention after the save of step ${stepOf(next.job)} failed (${error instanceof Error ? error.message : String(error)}); ` +
-            'the save itself is durable and latest, and the next save applies retention again.',
-        );
+        this.retentionFailed(error, next.job);
       }
     }
     this.running = false;
@@ -88,4 +87,18 @@ export class WriteScheduler {
     this.waiting.delete(first.value[0]);
     return first.value[1];
   }
+}
+
+/**
+ * What the writer does with a retention that failed after its save was acknowledged: a lost lock (the fenced
+ * delete found another job's token) is returned, for the writer to stop with it at the next step as for a
+ * failed write; anything else is a warning, since the save is durable and latest either way.
+ */
+export function handleRetentionFailure(error: unknown, job: WriteJob, logger: CheckpointLogger): CheckpointLockError | undefined {
+  if (error instanceof CheckpointLockError) return error;
+  logger.warn(
+    `Retention after the save of step ${stepOf(job)} failed (${error instanceof Error ? error.message : String(error)}); ` +
+      'the save itself is durable and latest, and the next save applies retention again.',
+  );
+  return undefined;
 }

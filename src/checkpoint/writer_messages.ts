@@ -22,6 +22,8 @@ export type FromWriterWorker =
   | { type: 'written'; id: number; buffers: ArrayBuffer[] }
   | { type: 'replaced'; id: number; by: number; buffers: ArrayBuffer[] }
   | { type: 'failed'; id: number; error: ClonedError }
+  /** The lock was lost while a retention ran (after its save was reported written): the writer stops. */
+  | { type: 'lockLost'; error: ClonedError }
   /** A line the write code reported (`CheckpointLogger.warn`), for the training thread's logger, in order. */
   | { type: 'log'; message: string }
   | { type: 'closed' };

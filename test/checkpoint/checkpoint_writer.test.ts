@@ -147,4 +147,40 @@ describe('CheckpointWriter', () => {
     expect((await readIndex(openStorage(dir), 'checkpoint', 'model.ckpt'))?.map((e) => e.step)).toEqual([2]);
     expect(fs.existsSync(path.join(dir, 'model.ckpt-1', 'state.json'))).toBe(true);
   });
+
+  it('a lock lost while retention runs (after the save was acknowledged) stops the writer with CheckpointLockError', async () => {
+    const dir = tempDir('writer-retention-fence');
+    const storage = openStorage(dir);
+    const ownerFile = path.join(dir, '.lock', 'owner.json');
+    let indexWrites = 0;
+    // Written on this thread: right after retention rewrote the index for the save of step 2, another job takes the
+    // lock over (its owner file names another token), so retention's delete of step 1 is refused by the fence.
+    const takenOverAfterRetentionIndex: CheckpointStorage = Object.assign(Object.create(storage) as CheckpointStorage, {
+      describeForWorker: () => null,
+      writeAtomic: async (relPath: string, bytes: Uint8Array) => {
+        await storage.writeAtomic(relPath, bytes);
+        if (relPath === 'checkpoint' && ++indexWrites === 3) {
+          const owner = JSON.parse(fs.readFileSync(ownerFile, 'utf8')) as { token: string };
+          fs.writeFileSync(ownerFile, JSON.stringify({ ...owner, token: 'second-job' }));
+        }
+      },
+    });
+    const logger = new RecordingLogger();
+    const writer = new CheckpointWriter(takenOverAfterRetentionIndex, { logger });
+    await writer.open();
+    const release = await writer.storage.lock();
+    writer.fence(writer.storage.heldLockToken as string);
+    for (const step of [1, 2]) {
+      const job = await modelWriteJob(step);
+      await expect(writer.submit({ ...job, keepCheckpointMax: 1 } as WriteJob)).resolves.toBe('written');
+    }
+    await writer.close();
+    expect(indexWrites).toBe(3);
+    expect(() => writer.throwIfFailed()).toThrow(CheckpointLockError);
+    expect(logger.warnings).toEqual([]);
+    expect((await readIndex(openStorage(dir), 'checkpoint', 'model.ckpt'))?.map((e) => e.step)).toEqual([2]);
+    // The delete was refused: nothing of the new owner's (or ours) is removed once the lock is gone.
+    expect(fs.existsSync(path.join(dir, 'model.ckpt-1', 'state.json'))).toBe(true);
+    await expect(release()).rejects.toThrow(CheckpointLockError);
+  });
 });
