@@ -15,6 +15,11 @@ export function crc32(data: Uint8Array, previous = 0): number {
   return nativeCrc32 ? nativeCrc32(data, previous) >>> 0 : CRC32.buf(data, previous) >>> 0;
 }
 
+/** CRC-32 of parts taken back to back, as if they were one buffer. */
+export function crc32Parts(parts: readonly Uint8Array[]): number {
+  return parts.reduce((crc, part) => crc32(part, crc), 0);
+}
+
 /** `mat` (32 rows over GF(2)) times the 32-bit vector `vec`. */
 function gf2MatrixTimes(mat: Uint32Array, vec: number): number {
   let sum = 0;
@@ -79,7 +84,7 @@ export function frameBlob(payload: Uint8Array): Uint8Array {
  * the parts themselves, to be written back to back (a big optimizer state is never copied into one buffer).
  */
 export function frameBlobParts(parts: readonly Uint8Array[]): Uint8Array[] {
-  return [frameHeader(parts, parts.reduce((crc, part) => crc32(part, crc), 0)), ...parts];
+  return [frameHeader(parts, crc32Parts(parts)), ...parts];
 }
 
 /**

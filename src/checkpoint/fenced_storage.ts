@@ -1,5 +1,5 @@
 import { CheckpointLockError } from '../errors';
-import { crc32 } from './checksum';
+import { readChecksummed } from './file_content';
 import type { BatchSeal, CheckpointStorage, ChecksummedBytes, FileContent, StorageStat } from './storage';
 
 /**
@@ -38,9 +38,7 @@ export class FencedStorage implements CheckpointStorage {
   }
 
   readChecksummed(relPath: string): Promise<ChecksummedBytes> {
-    return this.inner.readChecksummed !== undefined
-      ? this.inner.readChecksummed(relPath)
-      : this.inner.read(relPath).then((bytes) => ({ bytes, crc32: crc32(bytes) }));
+    return readChecksummed(this.inner, relPath);
   }
 
   async writeAtomic(relPath: string, data: Uint8Array): Promise<void> {

@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { BackendFingerprint, currentBackendFingerprint } from '../backend_fingerprint';
 import { CheckpointNotFoundError, CorruptCheckpointError, InvalidArgumentError } from '../errors';
 import type { JsonValue } from '../data/state';
-import { crc32, frameBlob, frameBlobHeaded, unframeBlob } from './checksum';
-import { contentBytes, joinedContent } from './file_content';
+import { frameBlob, frameBlobHeaded, unframeBlob } from './checksum';
+import { contentBytes, joinChecksummed, readChecksummed } from './file_content';
 import { checkStep } from './checkpoint_index';
 import type { ModelSnapshot, OptimizerSnapshot } from './model_snapshot';
 import { decodeChecksummedJson, encodeChecksummedJson, isJsonObject, parseBoundedJson } from './safe_json';
@@ -153,9 +153,9 @@ async function writeChecksummed(
   }
   const checksums: number[] = [];
   for (const [rel, content] of files) {
-    const bytes = joinedContent(content);
-    await storage.writeAtomic(rel, bytes);
-    checksums.push(crc32(bytes));
+    const joined = joinChecksummed(content);
+    await storage.writeAtomic(rel, joined.bytes);
+    checksums.push(joined.crc32);
   }
   const [rel, bytes] = seal(checksums);
   await storage.writeAtomic(rel, bytes);
@@ -345,12 +345,7 @@ async function readVerified(storage: CheckpointStorage, dir: string, name: strin
   }
   let read: ChecksummedBytes;
   try {
-    if (storage.readChecksummed !== undefined) {
-      read = await storage.readChecksummed(rel);
-    } else {
-      const bytes = await storage.read(rel);
-      read = { bytes, crc32: crc32(bytes) };
-    }
+    read = await readChecksummed(storage, rel);
   } catch (e) {
     if (e instanceof CheckpointNotFoundError) throw new CorruptCheckpointError(`${what} is missing.`);
     throw e;

@@ -1,7 +1,7 @@
 import * as fc from 'fast-check';
 import { crc32, crc32Combine, frameBlob, frameBlobHeaded, frameBlobParts, unframeBlob } from '../../src/checkpoint/checksum';
 import { CorruptCheckpointError } from '../../src/errors';
-import { contentBytes, contentParts, joinedContent } from '../../src/checkpoint/file_content';
+import { contentBytes, joinChecksummed } from '../../src/checkpoint/file_content';
 
 describe('crc32Combine', () => {
   it('gives the CRC-32 of a followed by b from the two CRC-32s and the length of b', () => {
@@ -32,13 +32,14 @@ describe('crc32Combine', () => {
 });
 
 describe('frameBlobHeaded', () => {
-  it('resolves to the same bytes as frameBlobParts (header from the payload CRC-32, then the parts)', () => {
+  it('joins to the same bytes as frameBlobParts (header from the payload CRC-32, then the parts), with their CRC-32', () => {
     const parts = [Uint8Array.from([1, 2, 3, 4]), Uint8Array.from({ length: 1000 }, (_, i) => (i * 13) & 0xff)];
     const headed = frameBlobHeaded(parts);
     const expected = Buffer.concat(frameBlobParts(parts));
     expect(contentBytes(headed)).toBe(expected.byteLength);
-    expect(Buffer.concat(contentParts(headed)).equals(expected)).toBe(true);
-    expect(Buffer.from(joinedContent(headed)).equals(expected)).toBe(true);
+    const joined = joinChecksummed(headed);
+    expect(Buffer.from(joined.bytes).equals(expected)).toBe(true);
+    expect(joined.crc32).toBe(crc32(expected));
   });
 });
 
