@@ -38,10 +38,8 @@ export interface CommittedSave {
   listed: IndexEntry[];
   /** Entries newer than the save that the index no longer lists (deleted by retention). */
   unlisted: IndexEntry[];
-  /** Entries at or after this step are kept beyond keepMax (`Infinity`: none); `undefined` until read. */
-  protectedFrom: number | undefined;
-  /** Reads that step (see `commitSave`). */
-  keepFromStep: (() => Promise<number | undefined>) | undefined;
+  /** The step from which entries are kept beyond keepMax (`Infinity`: none), read once, when first needed. */
+  protectedFrom: () => Promise<number>;
 }
 
 /** Whether an error says a checkpoint is unusable (as opposed to the storage failing). */
@@ -209,12 +207,14 @@ export class CheckpointSeries {
   async commitSave(plan: SavePlan, keepFromStep?: () => Promise<number | undefined>): Promise<CommittedSave> {
     const fresh: IndexEntry = { step: plan.step, path: plan.path };
     verifiedSet(this.storage).add(plan.path);
+    let read: Promise<number> | undefined;
+    const protectedFrom = (): Promise<number> => (read ??= Promise.resolve(keepFromStep?.()).then((step) => step ?? Infinity));
     const newer = plan.entries.filter((e) => e.step > plan.step);
-    const protectedFrom = newer.length > 0 ? ((await keepFromStep?.()) ?? Infinity) : undefined;
-    const unlisted = newer.filter((e) => e.step < (protectedFrom ?? Infinity));
+    const keptFrom = newer.length > 0 ? await protectedFrom() : Infinity;
+    const unlisted = newer.filter((e) => e.step < keptFrom);
     const listed = plan.entries.filter((e) => !unlisted.includes(e)).sort((a, b) => b.step - a.step);
     await writeIndex(this.storage, this.indexName, [fresh, ...listed]);
-    return { fresh, listed, unlisted, protectedFrom, keepFromStep };
+    return { fresh, listed, unlisted, protectedFrom };
   }
 
   /**
@@ -225,7 +225,7 @@ export class CheckpointSeries {
    */
   async applyRetention(committed: CommittedSave, keepMax: number): Promise<void> {
     const { fresh } = committed;
-    const protectedFrom = committed.protectedFrom ?? (committed.listed.length > 0 ? (await committed.keepFromStep?.()) : undefined) ?? Infinity;
+    const protectedFrom = committed.listed.length > 0 ? await committed.protectedFrom() : Infinity;
     for (const entry of committed.unlisted) {
       const problem = await this.problemOf(entry);
       if (problem !== null) {
