@@ -1,7 +1,58 @@
 import * as fc from 'fast-check';
-import { crc32, crc32Combine, frameBlob, frameBlobHeaded, frameBlobParts, unframeBlob } from '../../src/checkpoint/checksum';
+import * as CRC32 from 'crc-32';
+import * as zlib from 'zlib';
+import {
+  crc32,
+  crc32Combine,
+  crc32Implementation,
+  frameBlob,
+  frameBlobHeaded,
+  frameBlobParts,
+  pickCrc32Implementation,
+  unframeBlob,
+} from '../../src/checkpoint/checksum';
 import { CorruptCheckpointError } from '../../src/errors';
 import { contentBytes, joinChecksummed } from '../../src/checkpoint/file_content';
+
+describe('crc32 implementations', () => {
+  const noFoldedBinding = (): never => {
+    throw new Error("Cannot find module '@node-rs/crc32-linux-x64-gnu'");
+  };
+  const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+
+  it('uses the folded native CRC (@node-rs/crc32) where its binary loads, as on this linux-x64 machine', () => {
+    expect(crc32Implementation.name).toBe('@node-rs/crc32');
+  });
+
+  it('falls back to zlib.crc32, then to the pure-JS crc-32, when the native binding cannot load', () => {
+    expect(pickCrc32Implementation(noFoldedBinding).name).toBe(zlibCrc32 ? 'zlib' : 'crc-32');
+    expect(pickCrc32Implementation(noFoldedBinding, null).name).toBe('crc-32');
+  });
+
+  it('all give the pure-JS crc-32 result for any bytes (empty ones too), any offset into a buffer and any running checksum', () => {
+    const implementations = [
+      pickCrc32Implementation(),
+      pickCrc32Implementation(noFoldedBinding),
+      pickCrc32Implementation(noFoldedBinding, null),
+    ];
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 5000 }), fc.nat(40), fc.integer({ min: 0, max: 0xffffffff }), (bytes, skip, previous) => {
+        const view = bytes.subarray(Math.min(skip, bytes.length));
+        const expected = CRC32.buf(view, previous) >>> 0;
+        for (const implementation of implementations) expect(implementation.compute(view, previous) >>> 0).toBe(expected);
+      }),
+      { seed: 12, numRuns: 300 },
+    );
+  });
+
+  it('continues a running checksum chunk by chunk to the CRC-32 of the whole', () => {
+    const whole = Uint8Array.from({ length: 100_003 }, (_, i) => (i * 31 + (i >> 7)) & 0xff);
+    let running = 0;
+    for (let at = 0; at < whole.length; at += 4096) running = crc32(whole.subarray(at, at + 4096), running);
+    expect(running).toBe(CRC32.buf(whole) >>> 0);
+    expect(running).toBe(crc32(whole));
+  });
+});
 
 describe('crc32Combine', () => {
   it('gives the CRC-32 of a followed by b from the two CRC-32s and the length of b', () => {
