@@ -5,6 +5,7 @@
  * blocks the training thread's event loop, so a snapshot is durable within milliseconds.
  */
 import { workerData } from 'worker_threads';
+import { blockingFsLayer } from './blocking_fs_layer';
 import type { CheckpointLogger } from './logger';
 import { closeStorage, openStorage } from './open_storage';
 import { runWriteJob, snapshotBuffersOf } from './write_job';
@@ -19,7 +20,8 @@ const post = (message: FromWriterWorker, transfer: ArrayBuffer[] = []): void => 
 // Everything the write code reports goes to the logger the user gave the training thread: messages keep
 // their order, so a warning arrives before the outcome of the save that caused it.
 const logger: CheckpointLogger = { warn: (message) => post({ type: 'log', message }) };
-const inner = openStorage(description.modelDir, { local: { ...description.local, logger }, s3: description.s3 });
+// Local file calls block this thread instead of each waiting for a thread-pool hand-off (blockingFsLayer).
+const inner = openStorage(description.modelDir, { local: { ...description.local, logger, fs: blockingFsLayer() }, s3: description.s3 });
 const storage = workerStorage(inner, data.testFault);
 const scheduler = new WriteScheduler(
   (job) => runWriteJob(storage, job, logger),

@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as lockfile from 'proper-lockfile';
 import { CheckpointError, CheckpointLockError, CheckpointLockHeldError } from '../errors';
+import { type FsLayer, realFsLayer } from './fs_layer';
 import { forgetHeldToken, isHolderDeadOnThisHost, rememberHeldToken } from './lock_holder';
 import { CheckpointLogger } from './logger';
 
@@ -88,6 +89,19 @@ async function readOwner(lockDir: string): Promise<{ owner: LockOwner | undefine
   try {
     const [text, st] = await Promise.all([fs.promises.readFile(ownerPath, 'utf8'), fs.promises.stat(ownerPath)]);
     return { owner: parseOwner(text), mtimeMs: st.mtimeMs };
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return null;
+    throw e;
+  }
+}
+
+/**
+ * The owner record of a lock (`undefined` when unreadable, `null` when there is no lock) read through the
+ * storage's file layer: the fencing check runs before every write, on the writer thread's own layer.
+ */
+async function readOwnerThrough(fsLayer: FsLayer, lockDir: string): Promise<LockOwner | undefined | null> {
+  try {
+    return parseOwner(new TextDecoder().decode(await fsLayer.readFile(path.join(lockDir, LOCK_OWNER_FILE))));
   } catch (e) {
     if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return null;
     throw e;
@@ -328,11 +342,11 @@ export type HeldDirectoryLock = (() => Promise<void>) & {
  * Throws `CheckpointLockError` unless the lock of `root` (real path) is held under `token`: the fencing
  * check a writer makes before it writes, so a job whose lock was taken over writes nothing more.
  */
-export async function checkDirectoryLockToken(root: string, token: string, displayName: string): Promise<void> {
-  const record = await readOwner(path.join(root, LOCK_DIR_NAME));
-  if (record?.owner?.token === token) return;
+export async function checkDirectoryLockToken(root: string, token: string, displayName: string, fsLayer: FsLayer = realFsLayer): Promise<void> {
+  const owner = await readOwnerThrough(fsLayer, path.join(root, LOCK_DIR_NAME));
+  if (owner?.token === token) return;
   throw new CheckpointLockError(
-    `This job lost the writer lock of ${displayName}: it is now held by ${record === null ? 'nobody' : describeOwner(record.owner)} ` +
+    `This job lost the writer lock of ${displayName}: it is now held by ${owner === null ? 'nobody' : describeOwner(owner)} ` +
       '(the lock was taken over, probably because this job was suspended past the stale time). Nothing more is written ' +
       'by this job; the other job owns the modelDir now. Check that only one job trains on it.',
   );

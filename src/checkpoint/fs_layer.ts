@@ -53,7 +53,8 @@ export interface FsLayer {
   assertWritable(path: string): Promise<void>;
 }
 
-function toStat(s: fse.Stats): FsStat {
+/** An `fs.Stats` as {@link FsStat}. */
+export function toStat(s: fse.Stats): FsStat {
   return {
     size: s.size,
     mtimeMs: s.mtimeMs,

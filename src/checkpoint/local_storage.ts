@@ -529,7 +529,7 @@ export class LocalCheckpointStorage implements CheckpointStorage {
 
   /** Throws `CheckpointLockError` unless the directory's lock is held under `token`. */
   async checkLockToken(token: string): Promise<void> {
-    await checkDirectoryLockToken(await this.realRoot(), token, this.location);
+    await checkDirectoryLockToken(await this.realRoot(), token, this.location, this.fs);
   }
 
   /** The directory and lock stale time; `null` with an injected file system or clock, or read-only. */
