@@ -8,7 +8,7 @@ import { workerData } from 'worker_threads';
 import { blockingFsLayer } from './blocking_fs_layer';
 import type { CheckpointLogger } from './logger';
 import { closeStorage, openStorage } from './open_storage';
-import { runWriteJob, snapshotBuffersOf } from './write_job';
+import { movableBuffers, runWriteJob, snapshotBuffersOf } from './write_job';
 import { WriteScheduler, handleRetentionFailure } from './write_scheduler';
 import { type FromWriterWorker, type ToWriterWorker, type WriterWorkerData, cloneError } from './writer_messages';
 import { workerStorage } from './writer_test_fault';
@@ -29,8 +29,8 @@ const scheduler = new WriteScheduler(
     // A written or replaced job's buffers go back to the training thread's pool; a failed write's may still
     // be referenced by an upload that did not settle, so they are left to the garbage collector.
     const buffers = outcome.status === 'failed' ? [] : snapshotBuffersOf(outcome.job);
-    if (outcome.status === 'written') post({ type: 'written', id: outcome.id, buffers }, buffers);
-    else if (outcome.status === 'replaced') post({ type: 'replaced', id: outcome.id, by: outcome.by, buffers }, buffers);
+    if (outcome.status === 'written') post({ type: 'written', id: outcome.id, buffers }, movableBuffers(buffers));
+    else if (outcome.status === 'replaced') post({ type: 'replaced', id: outcome.id, by: outcome.by, buffers }, movableBuffers(buffers));
     else post({ type: 'failed', id: outcome.id, error: cloneError(outcome.error) });
   },
   (error, job) => {

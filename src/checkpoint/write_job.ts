@@ -75,10 +75,17 @@ export function transferablesOf(job: WriteJob): ArrayBuffer[] {
 
 /**
  * The snapshot buffers of a model job, for reuse by the next snapshot once the job was written or replaced
- * (see `SnapshotBufferPool`); none for blob jobs, whose sizes vary.
+ * (see `SnapshotBufferPool`: shared buffers, or moved ones); none for blob jobs, whose sizes vary.
  */
-export function snapshotBuffersOf(job: WriteJob): ArrayBuffer[] {
-  return job.kind === 'model' ? transferablesOf(job) : [];
+export function snapshotBuffersOf(job: WriteJob): ArrayBufferLike[] {
+  if (job.kind !== 'model') return [];
+  const tensors = [...job.snapshot.weights, ...(job.snapshot.optimizer?.weights ?? []), ...(job.snapshot.optimizer?.hidden ?? [])];
+  return [...new Set(tensors.map((t) => t.data.buffer))];
+}
+
+/** Of some buffers, those a `postMessage` moves (`ArrayBuffer`s; shared ones are shared by the message itself). */
+export function movableBuffers(buffers: readonly ArrayBufferLike[]): ArrayBuffer[] {
+  return buffers.filter((buffer): buffer is ArrayBuffer => buffer instanceof ArrayBuffer);
 }
 
 /**

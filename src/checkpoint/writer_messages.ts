@@ -18,9 +18,9 @@ export interface ClonedError {
 /** Worker → training thread. */
 export type FromWriterWorker =
   | { type: 'ready' }
-  /** `buffers`: the job's snapshot buffers, moved back for reuse (see `SnapshotBufferPool`). */
-  | { type: 'written'; id: number; buffers: ArrayBuffer[] }
-  | { type: 'replaced'; id: number; by: number; buffers: ArrayBuffer[] }
+  /** `buffers`: the job's snapshot buffers, shared or moved back for reuse (see `SnapshotBufferPool`). */
+  | { type: 'written'; id: number; buffers: ArrayBufferLike[] }
+  | { type: 'replaced'; id: number; by: number; buffers: ArrayBufferLike[] }
   | { type: 'failed'; id: number; error: ClonedError }
   /** The lock was lost while a retention ran (after its save was reported written): the writer stops. */
   | { type: 'lockLost'; error: ClonedError }

@@ -95,19 +95,27 @@ describe('CheckpointWriter', () => {
     await writer.open();
     const model = tinyModel();
     const saved: number[][][] = [];
-    const buffers: ArrayBuffer[][] = [];
+    const buffers: ArrayBufferLike[][] = [];
     for (const step of [1, 2]) {
       await train(model, step - 1, step);
       const snapshot = await snapshotModel(model, writer.snapshotBuffers);
-      buffers.push([snapshot.weights[0].data.buffer as ArrayBuffer, snapshot.optimizer?.weights[0].data.buffer as ArrayBuffer]);
+      buffers.push([snapshot.weights[0].data.buffer, (snapshot.optimizer?.weights[0].data as Float32Array).buffer]);
       const meta = { globalStep: step, epoch: 0 };
       saved.push(weightBytes(model));
       await expect(writer.submit({ kind: 'model', snapshot, meta: { ...meta, fingerprint: writerFingerprint(meta) }, keepCheckpointMax: 5 })).resolves.toBe('written');
       // Weights and optimizer state: one buffer each, back in the pool once written.
       expect(writer.snapshotBuffers.size).toBe(2);
     }
-    // In-thread the very same buffers come back; from the worker they come back moved (same sizes, new objects).
-    if (!background) expect(buffers[1]).toEqual(buffers[0]);
+    // Shared memory, never moved: from the worker the same memory comes back (new objects over it), so a byte
+    // written through the first snapshot's buffer is read through the second's.
+    for (const [first, second] of buffers[0].map((b, i) => [b, buffers[1][i]] as const)) {
+      expect(first).toBeInstanceOf(SharedArrayBuffer);
+      expect(second.byteLength).toBe(first.byteLength);
+      new Uint8Array(first)[0] ^= 0xff;
+      const seen = new Uint8Array(second)[0];
+      new Uint8Array(first)[0] ^= 0xff;
+      expect(seen).toBe(new Uint8Array(first)[0] ^ 0xff);
+    }
     for (const step of [1, 2]) {
       const restored = tinyModel();
       const storage = openStorage(dir);
