@@ -480,8 +480,9 @@ export class LocalCheckpointStorage implements CheckpointStorage {
       try {
         names = await this.fs.readdir(absDir);
       } catch (e) {
-        // A directory deleted while it is listed (retention of a writer running beside this reader) holds nothing.
-        if (isNotFound(e) && absDir !== start) return;
+        // A directory deleted while it is listed (retention of a writer running beside this reader) holds nothing,
+        // and so does a listed prefix deleted after its lstat; only a vanished root is an error (checkNotVanished).
+        if (isNotFound(e) && (absDir !== start || prefix !== '')) return;
         throw e;
       }
       for (const name of names) {

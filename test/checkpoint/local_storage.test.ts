@@ -172,6 +172,35 @@ describe('LocalCheckpointStorage beside a writer deleting what it reads', () => 
       expect(await s.stat('model.ckpt-1/state.json')).toBeNull();
       expect(fs.existsSync(doomed)).toBe(false);
     }));
+
+  it('list of a checkpoint directory deleted after its lstat, before its readdir, is empty instead of ENOENT', () =>
+    tally.run('storage basics', async () => {
+      // listCheckpoints lists each checkpoint directory; the writer's retention may delete one in between
+      // (seen in CI: "ENOENT: no such file or directory, scandir '…/model.ckpt-1'" from an afterSave listener).
+      const dir = tempDir('concurrent-delete-prefix');
+      fs.mkdirSync(path.join(dir, 'model.ckpt-1'));
+      fs.writeFileSync(path.join(dir, 'model.ckpt-1', 'state.json'), '{}');
+      const doomed = path.join(fs.realpathSync(dir), 'model.ckpt-1');
+      const fsLayer: FsLayer = {
+        ...realFsLayer,
+        readdir: async (p) => {
+          if (p !== doomed) return realFsLayer.readdir(p);
+          fs.rmSync(doomed, { recursive: true, force: true });
+          throw errno('ENOENT', 'scandir', p);
+        },
+      };
+      const s = await LocalCheckpointStorage.open(dir, { fs: fsLayer });
+      expect(await s.list('model.ckpt-1')).toEqual([]);
+      expect(fs.existsSync(doomed)).toBe(false);
+      // A vanished modelDir itself is still an error, not an empty listing.
+      fs.rmSync(dir, { recursive: true, force: true });
+      await expect(s.list('')).rejects.toThrow(
+        new CheckpointNotFoundError(
+          `modelDir ${dir} no longer exists: it was deleted, moved or unmounted while in use, and the ` +
+            'checkpoints in it with it. Check the mount; restart the job to begin again in a fresh modelDir.',
+        ),
+      );
+    }));
 });
 
 describe('LocalCheckpointStorage.writeAtomicBatch', () => {
