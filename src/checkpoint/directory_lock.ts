@@ -84,15 +84,24 @@ function parseOwner(text: string): LockOwner | undefined {
 const OWNER_FILE_GRACE_TRIES = 10;
 const OWNER_FILE_GRACE_STEP_MS = 20;
 
-async function readOwner(lockDir: string): Promise<{ owner: LockOwner | undefined; mtimeMs: number } | null> {
-  const ownerPath = path.join(lockDir, LOCK_OWNER_FILE);
+/** What `reading` (a read of the lock's owner file) gives, or `null` when there is no lock; other errors propagate. */
+async function nullWithoutLock<T>(reading: Promise<T>): Promise<T | null> {
   try {
-    const [text, st] = await Promise.all([fs.promises.readFile(ownerPath, 'utf8'), fs.promises.stat(ownerPath)]);
-    return { owner: parseOwner(text), mtimeMs: st.mtimeMs };
+    return await reading;
   } catch (e) {
     if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return null;
     throw e;
   }
+}
+
+async function readOwner(lockDir: string): Promise<{ owner: LockOwner | undefined; mtimeMs: number } | null> {
+  const ownerPath = path.join(lockDir, LOCK_OWNER_FILE);
+  return nullWithoutLock(
+    Promise.all([fs.promises.readFile(ownerPath, 'utf8'), fs.promises.stat(ownerPath)]).then(([text, st]) => ({
+      owner: parseOwner(text),
+      mtimeMs: st.mtimeMs,
+    })),
+  );
 }
 
 /**
@@ -100,12 +109,7 @@ async function readOwner(lockDir: string): Promise<{ owner: LockOwner | undefine
  * storage's file layer: the fencing check runs before every write, on the writer thread's own layer.
  */
 async function readOwnerThrough(fsLayer: FsLayer, lockDir: string): Promise<LockOwner | undefined | null> {
-  try {
-    return parseOwner(new TextDecoder().decode(await fsLayer.readFile(path.join(lockDir, LOCK_OWNER_FILE))));
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return null;
-    throw e;
-  }
+  return nullWithoutLock(fsLayer.readFile(path.join(lockDir, LOCK_OWNER_FILE)).then((bytes) => parseOwner(new TextDecoder().decode(bytes))));
 }
 
 async function inspect(lockDir: string, options: DirectoryLockOptions): Promise<LockInspection | null> {

@@ -56,21 +56,14 @@ export function stepOf(job: WriteJob): number {
 
 /**
  * Buffers a job owns outright and that can be moved to the worker without a copy: the snapshot's tensor
- * buffers (one per `copyTensors` call) and the blob's buffer when the view covers it whole. Extras are
+ * buffers (one per `copyTensors` call) that are `ArrayBuffer`s (the pool's are shared, not moved) and the
+ * blob's buffer when the view covers it whole. Extras are
  * small and may be views into Node's shared Buffer pool, so they are copied, never transferred.
  */
 export function transferablesOf(job: WriteJob): ArrayBuffer[] {
-  const buffers = new Set<ArrayBuffer>();
-  const own = (view: ArrayBufferView): void => {
-    if (view.buffer instanceof ArrayBuffer) buffers.add(view.buffer);
-  };
-  if (job.kind === 'model') {
-    for (const t of job.snapshot.weights) own(t.data);
-    for (const t of [...(job.snapshot.optimizer?.weights ?? []), ...(job.snapshot.optimizer?.hidden ?? [])]) own(t.data);
-  } else if (job.bytes.byteOffset === 0 && job.bytes.byteLength === job.bytes.buffer.byteLength) {
-    own(job.bytes);
-  }
-  return [...buffers];
+  if (job.kind === 'model') return movableBuffers(snapshotBuffersOf(job));
+  const whole = job.bytes.byteOffset === 0 && job.bytes.byteLength === job.bytes.buffer.byteLength;
+  return whole ? movableBuffers([job.bytes.buffer]) : [];
 }
 
 /**
