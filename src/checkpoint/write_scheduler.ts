@@ -15,8 +15,13 @@ export type WriteOutcome = WriteStatus & { job: WriteJob };
  * The checkpoint writer's queue discipline, used as is by the worker and by in-thread writing: one job
  * in flight and at most one waiting per series (model, each input series). A newer job replaces the
  * waiting one of its series, so memory stays bounded and a slow disk makes checkpoints sparser instead
- * of making training wait. Waiting jobs run in the order their series first queued, so an input
- * checkpoint queued before the model checkpoint of the same step is durable first.
+ * of making training wait. Waiting jobs run in submission order (a replacement takes the end of the
+ * queue), so an input checkpoint queued before the model checkpoint of the same step is durable first.
+ *
+ * The saves of one step are a set: a model checkpoint resumes exactly only with the input checkpoint of
+ * its step. So replacing a waiting job also replaces the jobs of its step queued after it; otherwise the
+ * model checkpoint of step s could become latest while the input checkpoint of step s was never written,
+ * and a kill before the newer input save landed would resume the data from another step.
  */
 export class WriteScheduler {
   private readonly waiting = new Map<string, { id: number; job: WriteJob }>();
@@ -42,8 +47,14 @@ export class WriteScheduler {
     const series = seriesOf(job);
     const replaced = this.waiting.get(series);
     if (replaced !== undefined) {
-      this.waiting.delete(series);
-      this.settled({ id: replaced.id, job: replaced.job, status: 'replaced', by: id });
+      const step = stepOf(replaced.job);
+      // The waiting jobs are in submission order: the replaced one, then the rest of its step's set.
+      for (const [other, waiting] of [...this.waiting]) {
+        if (other === series || (waiting.id > replaced.id && stepOf(waiting.job) === step)) {
+          this.waiting.delete(other);
+          this.settled({ id: waiting.id, job: waiting.job, status: 'replaced', by: id });
+        }
+      }
     }
     this.waiting.set(series, { id, job });
     if (!this.running) void this.pump();
