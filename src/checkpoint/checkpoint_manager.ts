@@ -24,6 +24,7 @@ import {
   checkWeightsFit,
   snapshotModel,
 } from './model_snapshot';
+import type { SnapshotFill } from './snapshot_fill';
 import type { CheckpointStorage } from './storage';
 
 /** A modelDir path or an already opened storage. */
@@ -128,19 +129,21 @@ export interface CommittedCheckpoint {
 
 /**
  * Writes a checkpoint's files and makes it the index's latest, leaving retention to the caller: the
- * checkpoint writer acknowledges the save first (retention reads and deletes older checkpoints).
+ * checkpoint writer acknowledges the save first (retention reads and deletes older checkpoints). With
+ * `fill`, the snapshot is still being copied: each chunk is written once it is (see `SnapshotFill`).
  */
 export async function commitCheckpoint(
   storage: CheckpointStorage,
   snapshot: ModelSnapshot,
   meta: CheckpointMeta,
   options: SaveCheckpointOptions,
+  fill?: SnapshotFill,
 ): Promise<CommittedCheckpoint> {
   const keepMax = checkKeepMax(options.keepCheckpointMax ?? DEFAULT_KEEP_CHECKPOINT_MAX, 'keepCheckpointMax');
   const series = modelSeries(storage, options.logger);
   const plan = await series.beginSave(meta.globalStep);
   await storage.delete(plan.path);
-  await writeModelCheckpointFiles(storage, plan.path, snapshot, meta);
+  await writeModelCheckpointFiles(storage, plan.path, snapshot, meta, fill);
   const committed = await series.commitSave(plan);
   return { path: plan.path, applyRetention: () => series.applyRetention(committed, keepMax) };
 }

@@ -7,7 +7,8 @@ import { type CheckpointLogger, consoleLogger } from './logger';
 import { closeStorage, openStorage } from './open_storage';
 import type { CheckpointStorage, WorkerStorageDescription } from './storage';
 import { SnapshotBufferPool } from './snapshot_buffer_pool';
-import { type WriteJob, runWriteJob, snapshotBuffersOf, stepOf, transferablesOf } from './write_job';
+import type { PendingSnapshot } from './model_snapshot';
+import { type ModelWriteJob, type WriteJob, runWriteJob, snapshotBuffersOf, stepOf, transferablesOf } from './write_job';
 import { type WriteStatus, WriteScheduler, handleRetentionFailure } from './write_scheduler';
 import { type FromWriterWorker, type ToWriterWorker, WRITER_TEST_FAULT_ENV, type WriterWorkerData, rebuildError } from './writer_messages';
 
@@ -176,6 +177,30 @@ export class CheckpointWriter {
     else if (this.local !== undefined) this.local.submit(id, job);
     else throw new CheckpointError('CheckpointWriter used before open(): the hooks open it in begin().');
     return result;
+  }
+
+  /**
+   * Hands a model snapshot that is laid out but not copied yet to the writer, then copies it: with a worker
+   * and shared buffers the job is posted first and the worker writes each chunk as soon as it is copied,
+   * so the copy overlaps the writes; otherwise it is copied, then submitted. Either way the snapshot is
+   * complete when this returns, and nothing may be awaited between {@link prepareSnapshot} and this call.
+   * Resolves as {@link submit}.
+   * @throws what `pending.copy()` throws (the save is then failed, not written), and as {@link submit}.
+   */
+  submitSnapshot(pending: PendingSnapshot, job: Omit<ModelWriteJob, 'kind' | 'snapshot' | 'fill'>): Promise<SaveResult> {
+    if (this.worker === undefined || pending.fill === undefined) {
+      pending.copy();
+      return this.submit({ ...job, kind: 'model', snapshot: pending.snapshot });
+    }
+    const saved = this.submit({ ...job, kind: 'model', snapshot: pending.snapshot, fill: pending.fill });
+    try {
+      pending.copy();
+    } catch (e) {
+      // The worker fails the save (the fill is aborted); the caller gets the copy's error instead.
+      saved.catch(() => undefined);
+      throw e;
+    }
+    return saved;
   }
 
   /** Whether a submitted save has not settled yet. */

@@ -1,6 +1,6 @@
 import { CheckpointLockError } from '../errors';
 import { readChecksummed } from './file_content';
-import type { BatchSeal, CheckpointStorage, ChecksummedBytes, FileContent, StorageStat } from './storage';
+import type { BatchSeal, CheckpointStorage, ChecksummedBytes, FileContent, PartReady, StorageStat } from './storage';
 
 /**
  * A storage that writes only while its job still holds the modelDir's writer lock: before every write
@@ -14,16 +14,16 @@ export class FencedStorage implements CheckpointStorage {
   private token: string | undefined;
   private lost: CheckpointLockError | undefined;
   /** Present when the inner storage batches writes (see `CheckpointStorage.writeAtomicBatch`). */
-  readonly writeAtomicBatch?: (files: ReadonlyArray<readonly [string, FileContent]>, seal?: BatchSeal) => Promise<number[]>;
+  readonly writeAtomicBatch?: (files: ReadonlyArray<readonly [string, FileContent]>, seal?: BatchSeal, ready?: PartReady) => Promise<number[]>;
 
   /** @param inner the storage written through; it must offer `checkLockToken` for a token to be enforced. */
   constructor(private readonly inner: CheckpointStorage) {
     this.location = inner.location;
     const batch = inner.writeAtomicBatch?.bind(inner);
     if (batch !== undefined) {
-      this.writeAtomicBatch = async (files, seal) => {
+      this.writeAtomicBatch = async (files, seal, ready) => {
         await this.checkFence();
-        return batch(files, seal);
+        return batch(files, seal, ready);
       };
     }
   }

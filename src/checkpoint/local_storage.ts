@@ -8,7 +8,7 @@ import { lockStaleMsFromEnv } from './lock_stale_env';
 import { CheckpointLogger, consoleLogger } from './logger';
 import { checkRelativePath } from './paths';
 import { contentBytes, headFor, headedCrc32, isHeaded } from './file_content';
-import { type BatchSeal, CheckpointStorage, type ChecksummedBytes, type FileContent, type HeldLock, StorageStat, WorkerStorageDescription } from './storage';
+import { type BatchSeal, CheckpointStorage, type ChecksummedBytes, type FileContent, type HeldLock, type PartReady, StorageStat, WorkerStorageDescription } from './storage';
 
 /** Options of {@link LocalCheckpointStorage}. */
 export interface LocalCheckpointStorageOptions {
@@ -296,7 +296,7 @@ export class LocalCheckpointStorage implements CheckpointStorage {
    * seal last) and fsyncs each directory once. A crash at any point leaves every target with its old or its
    * complete new content; a failure removes the temporary files not yet renamed and names the file and the stage.
    */
-  async writeAtomicBatch(files: ReadonlyArray<readonly [string, FileContent]>, seal?: BatchSeal): Promise<number[]> {
+  async writeAtomicBatch(files: ReadonlyArray<readonly [string, FileContent]>, seal?: BatchSeal, ready?: PartReady): Promise<number[]> {
     const entries: Array<{ relPath: string; abs: string; content: FileContent }> = await Promise.all(
       files.map(async ([relPath, content]) => ({ relPath, abs: await this.resolve(relPath), content })),
     );
@@ -346,7 +346,7 @@ export class LocalCheckpointStorage implements CheckpointStorage {
       const fd = fds[fds.length - 1];
       let checksum: number;
       try {
-        checksum = await this.writeChecksummed(fd, content);
+        checksum = await this.writeChecksummed(fd, content, ready);
       } catch (e) {
         await abandon();
         throw fail(relPath, 'writing the temporary file', e, true);
@@ -401,25 +401,26 @@ export class LocalCheckpointStorage implements CheckpointStorage {
    * Writes `content` (one buffer or its parts, back to back; a headed content's body, then its head) from
    * position 0 and returns the CRC-32 of the whole file, checksumming each chunk while its write is in flight.
    */
-  private async writeChecksummed(fd: number, content: FileContent): Promise<number> {
+  private async writeChecksummed(fd: number, content: FileContent, ready: PartReady | undefined): Promise<number> {
     if (isHeaded(content)) {
       // The body after the head's room, checksummed as it is written; then the head made from that checksum.
-      const bodyCrc = await this.writePartsChecksummed(fd, content.body, content.headBytes);
+      const bodyCrc = await this.writePartsChecksummed(fd, content.body, content.headBytes, ready);
       const head = headFor(content, bodyCrc);
       await this.writePartsChecksummed(fd, [head], 0);
       return headedCrc32(head, bodyCrc, contentBytes(content) - content.headBytes);
     }
-    return this.writePartsChecksummed(fd, content instanceof Uint8Array ? [content] : (content as readonly Uint8Array[]), 0);
+    return this.writePartsChecksummed(fd, content instanceof Uint8Array ? [content] : (content as readonly Uint8Array[]), 0, ready);
   }
 
-  /** Writes `parts` back to back from `start` and returns their CRC-32. */
-  private async writePartsChecksummed(fd: number, parts: readonly Uint8Array[], start: number): Promise<number> {
+  /** Writes `parts` back to back from `start` and returns their CRC-32 (each chunk once `ready` allows). */
+  private async writePartsChecksummed(fd: number, parts: readonly Uint8Array[], start: number, ready?: PartReady): Promise<number> {
     let checksum = 0;
     let position = start;
     for (const data of parts) {
       let written = 0;
       while (written < data.byteLength) {
         const length = Math.min(WRITE_CHUNK_BYTES, data.byteLength - written);
+        if (ready !== undefined) await ready(data, written + length);
         const writing = this.fs.write(fd, data, written, length, position);
         // The write runs on libuv's thread pool; the checksum of the same bytes runs here meanwhile.
         const before = checksum;

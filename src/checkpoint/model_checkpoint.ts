@@ -7,8 +7,9 @@ import { contentBytes, joinChecksummed, readChecksummed } from './file_content';
 import { checkStep } from './checkpoint_index';
 import type { ModelSnapshot, OptimizerSnapshot } from './model_snapshot';
 import { decodeChecksummedJson, encodeChecksummedJson, isJsonObject, parseBoundedJson } from './safe_json';
+import { type SnapshotFill, awaitFillComplete, awaitFilled } from './snapshot_fill';
 import type { BatchSeal, CheckpointStorage, ChecksummedBytes, FileContent, HeadedContent } from './storage';
-import { TensorData, concatTensorData, specsToJson, splitTensorData, validateSpecs } from './tensor_data';
+import { TensorData, concatTensorData, packedView, specsToJson, splitTensorData, validateSpecs } from './tensor_data';
 
 /** Prefix of model checkpoint directories: `model.ckpt-<step>`. */
 export const MODEL_CHECKPOINT_PREFIX = 'model.ckpt';
@@ -146,11 +147,14 @@ async function writeChecksummed(
   storage: CheckpointStorage,
   files: ReadonlyArray<readonly [string, FileContent]>,
   seal: BatchSeal,
+  fill: SnapshotFill | undefined,
 ): Promise<void> {
   if (storage.writeAtomicBatch) {
-    await storage.writeAtomicBatch(files, seal);
+    await storage.writeAtomicBatch(files, seal, fill !== undefined ? (part, end) => awaitFilled(fill, part, end) : undefined);
     return;
   }
+  // Joined into one buffer per object: every byte must be copied first.
+  if (fill !== undefined) await awaitFillComplete(fill);
   const checksums: number[] = [];
   for (const [rel, content] of files) {
     const joined = joinChecksummed(content);
@@ -172,6 +176,7 @@ export async function writeModelCheckpointFiles(
   dir: string,
   snapshot: ModelSnapshot,
   meta: CheckpointMeta,
+  fill?: SnapshotFill,
 ): Promise<void> {
   checkStep(meta.globalStep, 'saveCheckpoint globalStep', InvalidArgumentError);
   if (!Number.isSafeInteger(meta.epoch) || meta.epoch < 0) {
@@ -184,6 +189,12 @@ export async function writeModelCheckpointFiles(
         `Extra blob name ${JSON.stringify(name)} must be 1-64 letters, digits, "_", "." or "-".`,
       );
     }
+  }
+  // A snapshot still being copied is written from its buffers as they fill; tensors not packed in them would
+  // be copied here, before any chunk was waited for: wait for the whole copy then.
+  const optimizerTensors = snapshot.optimizer !== null ? [...snapshot.optimizer.weights, ...snapshot.optimizer.hidden] : [];
+  if (fill !== undefined && (packedView(snapshot.weights) === undefined || packedView(optimizerTensors) === undefined)) {
+    await awaitFillComplete(fill);
   }
   const files: Array<[string, FileContent]> = [
     [
@@ -225,7 +236,7 @@ export async function writeModelCheckpointFiles(
     };
     return [`${dir}/${STATE_JSON}`, encodeChecksummedJson(state)];
   };
-  await writeChecksummed(storage, files.map(([name, content]) => [`${dir}/${name}`, content] as const), sealState);
+  await writeChecksummed(storage, files.map(([name, content]) => [`${dir}/${name}`, content] as const), sealState, fill);
 }
 
 /** The fingerprint recorded for `meta`: its own, else the active backend's (or just `meta.backend` and the tfjs version). */

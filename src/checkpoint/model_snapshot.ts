@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CheckpointError, CorruptCheckpointError } from '../errors';
 import type { JsonValue } from '../data/state';
 import type { SnapshotBufferPool } from './snapshot_buffer_pool';
+import { type SnapshotFill, abortFill, advanceFill, createFill } from './snapshot_fill';
 import { CheckpointDtype, TensorData } from './tensor_data';
 
 /** Optimizer state copied off the backend. */
@@ -46,12 +47,21 @@ function backendValues(t: tf.Tensor): Float32Array | Int32Array {
   return t.dataSync() as Float32Array | Int32Array;
 }
 
+/** Bytes copied between two progress reports: the worker writes the first chunks while the rest is copied. */
+const COPY_SLICE_BYTES = 4 * 1024 * 1024;
+
+/** Tensors laid out back to back in one owned buffer, their values not copied yet. */
+interface TensorLayout {
+  buffer: ArrayBufferLike;
+  tensors: TensorData[];
+  sources: tf.Tensor[];
+}
+
 /**
- * Copies named tensors into one owned buffer, back to back (so writing them needs no further copy).
- * dataSync may return the backend's own array, which training keeps updating: the copy is what makes
- * the snapshot safe to write in the background.
+ * Lays named tensors out in one owned buffer, back to back (so writing them needs no further copy);
+ * {@link copyLayout} fills it.
  */
-function copyTensors(named: Array<[string, tf.Tensor]>, pool: SnapshotBufferPool | undefined): TensorData[] {
+function layoutTensors(named: Array<[string, tf.Tensor]>, pool: SnapshotBufferPool | undefined): TensorLayout {
   for (const [name, t] of named) {
     if (t.dtype !== 'float32' && t.dtype !== 'int32') {
       throw new CheckpointError(`Cannot checkpoint tensor ${name} of dtype ${t.dtype}: only float32 and int32 are stored.`);
@@ -60,13 +70,35 @@ function copyTensors(named: Array<[string, tf.Tensor]>, pool: SnapshotBufferPool
   const byteLength = named.reduce((sum, [, t]) => sum + t.size * 4, 0);
   const buffer = pool !== undefined ? pool.take(byteLength) : new ArrayBuffer(byteLength);
   let offset = 0;
-  return named.map(([name, t]) => {
-    const values = backendValues(t);
+  const tensors = named.map(([name, t]): TensorData => {
     const data = t.dtype === 'int32' ? new Int32Array(buffer, offset, t.size) : new Float32Array(buffer, offset, t.size);
-    data.set(values);
     offset += t.size * 4;
     return { name, dtype: t.dtype as CheckpointDtype, shape: t.shape.slice(), data };
   });
+  return { buffer, tensors, sources: named.map(([, t]) => t) };
+}
+
+/**
+ * Copies the tensors' current values into their layout, reporting progress to `report` (bytes copied from
+ * the buffer's start) every few MiB. dataSync may return the backend's own array, which training keeps
+ * updating: the copy is what makes the snapshot safe to write in the background.
+ */
+function copyLayout(layout: TensorLayout, report: ((bytes: number) => void) | undefined): void {
+  let copied = 0;
+  let reported = 0;
+  layout.tensors.forEach((target, i) => {
+    const values = backendValues(layout.sources[i]);
+    for (let start = 0; start < values.length; start += COPY_SLICE_BYTES / 4) {
+      const slice = values.subarray(start, start + COPY_SLICE_BYTES / 4);
+      target.data.set(slice, start);
+      copied += slice.length * 4;
+      if (report !== undefined && copied - reported >= COPY_SLICE_BYTES) {
+        report(copied);
+        reported = copied;
+      }
+    }
+  });
+  report?.(copied);
 }
 
 /** Properties of an optimizer that are variables of their own (not part of `getWeights()`). */
@@ -77,31 +109,67 @@ function hiddenOptimizerVariables(optimizer: tf.Optimizer): Array<[string, tf.Va
 }
 
 /**
- * Copies the model's weights and its optimizer's state. Everything is copied in one synchronous
- * stretch after the only await (`optimizer.getWeights()`, which returns live variables, not copies),
- * so the snapshot is one consistent step even if training continues while it is being written.
- * With `pool`, the copies go into buffers reused from earlier snapshots (see {@link SnapshotBufferPool}).
+ * A snapshot whose buffers are laid out but not filled yet: `snapshot` can be handed to the checkpoint
+ * writer first (with `fill`, so its worker writes each chunk once copied), then `copy()` fills it.
  */
-export async function snapshotModel(model: tf.LayersModel, pool?: SnapshotBufferPool): Promise<ModelSnapshot> {
+export interface PendingSnapshot {
+  /** The snapshot; its tensor values are valid once {@link copy} returned. */
+  readonly snapshot: ModelSnapshot;
+  /** Progress of the copy, shared with the writer's worker; `undefined` when the buffers are not shared. */
+  readonly fill: SnapshotFill | undefined;
+  /**
+   * Copies the values, in the order the writer writes them (optimizer.bin first). Call it before anything
+   * is awaited: the snapshot is the step's only if training has not moved on. Aborts the fill when it throws.
+   */
+  copy(): void;
+}
+
+/**
+ * Lays out a snapshot of the model's weights and its optimizer's state; {@link PendingSnapshot.copy}
+ * copies them. Everything is copied in one synchronous stretch after the only await
+ * (`optimizer.getWeights()`, which returns live variables, not copies), so the snapshot is one consistent
+ * step even if training continues while it is being written. With `pool`, the copies go into buffers
+ * reused from earlier snapshots (see {@link SnapshotBufferPool}).
+ */
+export async function prepareSnapshot(model: tf.LayersModel, pool?: SnapshotBufferPool): Promise<PendingSnapshot> {
   const optimizer = model.optimizer as tf.Optimizer | undefined;
   const optimizerWeights = optimizer ? await optimizer.getWeights() : [];
   const values = model.getWeights();
-  const weights = copyTensors(model.weights.map((w, i): [string, tf.Tensor] => [w.originalName, values[i]]), pool);
-  let optimizerSnapshot: OptimizerSnapshot | null = null;
-  if (optimizer) {
-    const slots = copyTensors([
-      ...optimizerWeights.map((w): [string, tf.Tensor] => [w.name, w.tensor]),
-      ...hiddenOptimizerVariables(optimizer),
-    ], pool);
-    optimizerSnapshot = {
-      className: optimizer.getClassName(),
-      weights: slots.slice(0, optimizerWeights.length),
-      hidden: slots.slice(optimizerWeights.length),
-    };
-    // getWeights creates the iteration-count scalar fresh; the slots are the optimizer's own variables.
-    for (const w of optimizerWeights) if (!(w.tensor instanceof tf.Variable)) w.tensor.dispose();
-  }
-  return { modelTopology: model.toJSON(null, false) as unknown as JsonValue, weights, optimizer: optimizerSnapshot };
+  const weights = layoutTensors(model.weights.map((w, i): [string, tf.Tensor] => [w.originalName, values[i]]), pool);
+  const slots = optimizer
+    ? layoutTensors([...optimizerWeights.map((w): [string, tf.Tensor] => [w.name, w.tensor]), ...hiddenOptimizerVariables(optimizer)], pool)
+    : undefined;
+  const optimizerSnapshot: OptimizerSnapshot | null =
+    optimizer && slots
+      ? {
+          className: optimizer.getClassName(),
+          weights: slots.tensors.slice(0, optimizerWeights.length),
+          hidden: slots.tensors.slice(optimizerWeights.length),
+        }
+      : null;
+  // The writer writes optimizer.bin before weights.bin: copied in that order, its first chunks are ready first.
+  const layouts = slots !== undefined ? [slots, weights] : [weights];
+  const fill = createFill(layouts.map((l) => l.buffer));
+  const snapshot: ModelSnapshot = { modelTopology: model.toJSON(null, false) as unknown as JsonValue, weights: weights.tensors, optimizer: optimizerSnapshot };
+  const copy = (): void => {
+    try {
+      layouts.forEach((layout, i) => copyLayout(layout, fill !== undefined ? (bytes) => advanceFill(fill, i, bytes) : undefined));
+    } catch (e) {
+      if (fill !== undefined) abortFill(fill);
+      throw e;
+    } finally {
+      // getWeights creates the iteration-count scalar fresh; the slots are the optimizer's own variables.
+      for (const w of optimizerWeights) if (!(w.tensor instanceof tf.Variable)) w.tensor.dispose();
+    }
+  };
+  return { snapshot, fill, copy };
+}
+
+/** Copies the model's weights and its optimizer's state now (see {@link prepareSnapshot}). */
+export async function snapshotModel(model: tf.LayersModel, pool?: SnapshotBufferPool): Promise<ModelSnapshot> {
+  const pending = await prepareSnapshot(model, pool);
+  pending.copy();
+  return pending.snapshot;
 }
 
 function sameShape(a: number[], b: number[]): boolean {

@@ -35,9 +35,11 @@ export interface CheckpointStorage {
    * parts is written as their concatenation without building it. `seal`, when given, makes one more
    * object from the others' CRC-32s (a manifest such as `state.json`) once they are written; it is made
    * durable with them and renamed last (its CRC-32 is not returned). Objects are renamed into place in
-   * the order given. Callers fall back to `writeAtomic` + `crc32` when it is absent.
+   * the order given. Callers fall back to `writeAtomic` + `crc32` when it is absent. `ready`, when given,
+   * is awaited before the bytes of a part up to `end` are read (written or checksummed): a snapshot
+   * being copied on the training thread is written as it is copied.
    */
-  writeAtomicBatch?(files: ReadonlyArray<readonly [string, FileContent]>, seal?: BatchSeal): Promise<number[]>;
+  writeAtomicBatch?(files: ReadonlyArray<readonly [string, FileContent]>, seal?: BatchSeal, ready?: PartReady): Promise<number[]>;
   /**
    * Optional, for backends with real directories: whether a directory (not an object) is at `relPath`, so a
    * reader can tell an index file replaced by a directory from a missing one.
@@ -125,6 +127,12 @@ export interface HeadedContent {
 
 /** Makes the last object of a batch from the CRC-32s of the others (in their order): its path and bytes. */
 export type BatchSeal = (checksums: readonly number[]) => readonly [string, Uint8Array];
+
+/**
+ * Resolves once the bytes of `part` before `end` (relative to the part) may be read: see
+ * {@link CheckpointStorage.writeAtomicBatch}.
+ */
+export type PartReady = (part: Uint8Array, end: number) => Promise<void>;
 
 /** What {@link CheckpointStorage.readChecksummed} returns. */
 export interface ChecksummedBytes {

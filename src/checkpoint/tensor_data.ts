@@ -71,21 +71,28 @@ export function validateSpecs(raw: JsonValue | undefined, availableBytes: number
   return specs;
 }
 
+/**
+ * The tensors' bytes as one view when they lie back to back in one buffer (as a snapshot packs them),
+ * else `undefined`.
+ */
+export function packedView(tensors: TensorData[]): Uint8Array | undefined {
+  if (tensors.length === 0) return new Uint8Array(0);
+  const buffer = tensors[0].data.buffer;
+  let expected = tensors[0].data.byteOffset;
+  const packed = tensors.every((t) => {
+    const ok = t.data.buffer === buffer && t.data.byteOffset === expected;
+    expected += t.data.byteLength;
+    return ok;
+  });
+  return packed ? new Uint8Array(buffer, tensors[0].data.byteOffset, expected - tensors[0].data.byteOffset) : undefined;
+}
+
 /** Concatenates tensor data as tfjs stores weights: each tensor's little-endian elements, in order. */
 export function concatTensorData(tensors: TensorData[]): Uint8Array {
-  const total = tensors.reduce((sum, t) => sum + t.data.byteLength, 0);
   // Snapshots pack their tensors back to back in one buffer already: hand that out without a copy.
-  if (tensors.length > 0) {
-    const buffer = tensors[0].data.buffer;
-    let expected = tensors[0].data.byteOffset;
-    const packed = tensors.every((t) => {
-      const ok = t.data.buffer === buffer && t.data.byteOffset === expected;
-      expected += t.data.byteLength;
-      return ok;
-    });
-    if (packed) return new Uint8Array(buffer, tensors[0].data.byteOffset, total);
-  }
-  const out = new Uint8Array(total);
+  const packed = packedView(tensors);
+  if (packed !== undefined) return packed;
+  const out = new Uint8Array(tensors.reduce((sum, t) => sum + t.data.byteLength, 0));
   let offset = 0;
   for (const t of tensors) {
     out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), offset);

@@ -3,6 +3,7 @@ import { commitCheckpoint, modelSeries } from './checkpoint_manager';
 import type { CheckpointMeta } from './model_checkpoint';
 import type { ModelSnapshot } from './model_snapshot';
 import type { CheckpointLogger } from './logger';
+import type { SnapshotFill } from './snapshot_fill';
 import type { CheckpointStorage } from './storage';
 
 /** A model checkpoint to write: the snapshot of one step, as `writeCheckpoint` takes it. */
@@ -15,6 +16,11 @@ export interface ModelWriteJob {
   meta: CheckpointMeta;
   /** Retention of the model series. */
   keepCheckpointMax: number;
+  /**
+   * Set when the job was posted before its snapshot was copied (`CheckpointWriter.submitSnapshot`): the
+   * writer writes each chunk of the snapshot's buffers once the training thread has copied it.
+   */
+  fill?: SnapshotFill;
 }
 
 /** An input-pipeline checkpoint (one blob of a `BlobCheckpointStore` series) to write. */
@@ -90,7 +96,7 @@ export function movableBuffers(buffers: readonly ArrayBufferLike[]): ArrayBuffer
  */
 export async function runWriteJob(storage: CheckpointStorage, job: WriteJob, logger: CheckpointLogger): Promise<() => Promise<void>> {
   if (job.kind === 'model') {
-    const written = await commitCheckpoint(storage, job.snapshot, job.meta, { keepCheckpointMax: job.keepCheckpointMax, logger });
+    const written = await commitCheckpoint(storage, job.snapshot, job.meta, { keepCheckpointMax: job.keepCheckpointMax, logger }, job.fill);
     return written.applyRetention;
   }
   const store = new BlobCheckpointStore(storage, { indexName: job.indexName, prefix: job.prefix, keepMax: job.keepMax, logger });

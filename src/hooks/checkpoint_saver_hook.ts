@@ -6,7 +6,7 @@ import type { LocalCheckpointStorageOptions } from '../checkpoint/local_storage'
 import { closeStorage, openStorage, parseModelDir } from '../checkpoint/open_storage';
 import { acquireCheckpointLock, checkLockWaitMs, type HeldLock } from '../checkpoint/lock_wait';
 import { CheckpointLogger, consoleLogger } from '../checkpoint/logger';
-import { snapshotModel } from '../checkpoint/model_snapshot';
+import { prepareSnapshot } from '../checkpoint/model_snapshot';
 import { writerFingerprint } from '../checkpoint/model_checkpoint';
 import type { CheckpointStorage } from '../checkpoint/storage';
 import type { CheckpointSaverListener } from './checkpoint_saver_listener';
@@ -254,13 +254,12 @@ export class CheckpointSaverHook extends SessionRunHook {
     const storage = this.requireStorage();
     const writer = this.writer as CheckpointWriter;
     for (const l of this.listeners) await l.beforeSave(session, step);
-    const snapshot = await snapshotModel(session.model, writer.snapshotBuffers);
+    const pending = await prepareSnapshot(session.model, writer.snapshotBuffers);
+    // From here to the copy in submitSnapshot nothing is awaited: the snapshot and the extras are this step's.
     const extras = this.options.collectExtras?.(session);
     const meta = { globalStep: step, epoch: session.epoch, extras };
     // The fingerprint is the training thread's backend, not the worker's.
-    const saved = writer.submit({
-      kind: 'model',
-      snapshot,
+    const saved = writer.submitSnapshot(pending, {
       meta: { ...meta, fingerprint: writerFingerprint(meta) },
       keepCheckpointMax: this.keepCheckpointMax,
     });
