@@ -27,6 +27,7 @@ export { NanTensorHook } from './hooks/nan_tensor_hook';
 export { PreemptionHook } from './hooks/preemption_hook';
 export { CheckpointSaverHook } from './hooks/checkpoint_saver_hook';
 export { CheckpointWriter } from './checkpoint/checkpoint_writer';
+export { prepareSnapshot } from './checkpoint/model_snapshot';
 export { CheckpointSaverListener } from './hooks/checkpoint_saver_listener';
 export { CheckpointInputPipelineHook } from './hooks/checkpoint_input_pipeline_hook';
 export { makeSaveableFromIterator } from './data/saveable';

@@ -6,13 +6,13 @@ import { CheckpointError } from '../errors';
  * copy (~20 ms for a 6M-parameter model with Adam) overlaps the file writes instead of preceding them.
  *
  * Plain data, so it crosses to the worker inside the job: `progress` lives in a `SharedArrayBuffer` and
- * holds, per buffer, the number of 4-byte words copied from its start, or {@link FILL_ABORTED} when the
+ * holds, per buffer, the number of 4-byte words copied from its start, or `FILL_ABORTED` (-1) when the
  * copy failed (the worker then fails the save instead of writing stale bytes).
  */
 export interface SnapshotFill {
   /** The snapshot's buffers, in the order of `progress`. */
   readonly buffers: readonly SharedArrayBuffer[];
-  /** Over a `SharedArrayBuffer`: words copied into `buffers[i]` so far, or {@link FILL_ABORTED}. */
+  /** Over a `SharedArrayBuffer`: words copied into `buffers[i]` so far, or -1 when the copy failed. */
   readonly progress: Int32Array;
 }
 
