@@ -172,10 +172,20 @@ export class CheckpointSeries {
     let entries: IndexEntry[];
     let changed = false;
     if (indexed === null) {
-      // No usable index: the checkpoints that verify are the series (restore scans the same way).
+      // No usable index: the checkpoints that verify are the series (restore scans the same way). An incomplete
+      // one was left by a save that failed or was killed before there was any index (a first save on a full
+      // disk); nothing would ever name it, so it goes now rather than hold the room this save needs.
       entries = [];
-      for (const entry of await this.scan(true)) {
-        if (entry.step !== step && (await this.verifies(entry))) entries.push(entry);
+      const complete = new Set((await this.scan(true)).map((e) => e.path));
+      for (const entry of present) {
+        if (entry.step === step) continue;
+        if (!complete.has(entry.path)) {
+          this.logger.warn(
+            `Removing ${this.storage.location}/${entry.path}: there is no index ${this.storage.location}/${this.indexName} ` +
+              'and it is incomplete (no state.json: a save that was interrupted or failed), so no restore would use it.',
+          );
+          await this.remove(entry.path);
+        } else if (await this.verifies(entry)) entries.push(entry);
       }
       changed = entries.length > 0;
     } else {

@@ -310,10 +310,14 @@ export class LocalCheckpointStorage implements CheckpointStorage {
         { cause: e },
       );
     const dirs: string[] = [];
+    // Directories this batch created: a failed batch removes them again when they are empty, since nothing
+    // (no listing, no orphan removal) ever sees an empty directory, e.g. a first save's on a full disk.
+    const created: string[] = [];
     const ensureDirectory = async (relPath: string, abs: string): Promise<void> => {
       const dir = path.dirname(abs);
       if (dirs.includes(dir)) return;
       try {
+        if ((await this.fs.lstat(dir)) === null) created.push(dir);
         await this.fs.mkdirp(dir);
       } catch (e) {
         const cause = await this.mkdirFailure(e);
@@ -330,6 +334,9 @@ export class LocalCheckpointStorage implements CheckpointStorage {
       await Promise.allSettled(syncs);
       for (const fd of fds) if (fd >= 0) await this.fs.close(fd).catch(() => undefined);
       for (const temp of temps) await this.fs.unlink(temp).catch(() => undefined);
+      for (const dir of created.reverse()) {
+        if ((await this.fs.readdir(dir).catch(() => [dir])).length === 0) await this.fs.remove(dir).catch(() => undefined);
+      }
     };
     const writeTemporary = async (relPath: string, abs: string, content: FileContent): Promise<number> => {
       tempCounter += 1;

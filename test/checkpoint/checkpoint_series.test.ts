@@ -230,6 +230,46 @@ describe('an orphan left by a full disk at the index write', () => {
       ]);
     }));
 
+  it('model series, no index yet: a first save that failed on a full disk leaves nothing behind', () =>
+    tally.run('orphan', async () => {
+      const dir = tempDir('series-first-failed');
+      const quota = new QuotaFs(dir);
+      const storage = new LocalCheckpointStorage(dir, { fs: quota });
+      const model = tinyModel();
+      await train(model, 0, 1);
+      quota.capacity = 1024;
+      const failed = await saveCheckpoint(model, storage, { globalStep: 1, epoch: 0 }, { logger: new RecordingLogger() }).catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(CheckpointError);
+      expect((failed as Error).message).toMatch(
+        /^Could not write model\.ckpt-1\/model\.json in \S+: writing the temporary file failed \(ENOSPC: .*\)\. .* The disk is full: free space or lower keepCheckpointMax, then save again\.$/,
+      );
+      expect(fs.readdirSync(dir)).toEqual([]);
+    }));
+
+  it('model series, no index yet: the next save removes the files a killed first save left', () =>
+    tally.run('orphan', async () => {
+      const dir = tempDir('series-first-killed');
+      const logger = new RecordingLogger();
+      const model = tinyModel();
+      await train(model, 0, 1);
+      await saveCheckpoint(model, dir, { globalStep: 1, epoch: 0 });
+      // What a kill between the renames of the first save leaves: data files without state.json, and no index.
+      fs.rmSync(path.join(dir, 'model.ckpt-1', 'state.json'));
+      fs.rmSync(path.join(dir, 'checkpoint'));
+
+      await train(model, 1, 2);
+      await saveCheckpoint(model, dir, { globalStep: 2, epoch: 0 }, { logger });
+      expect(visibleEntries(dir)).toEqual(['checkpoint', 'model.ckpt-2']);
+      expect(indexedPaths(dir, 'checkpoint')).toEqual(['model.ckpt-2']);
+      const restored = tinyModel();
+      expect((await restoreLatest(restored, dir, { logger: new RecordingLogger() }))?.globalStep).toBe(2);
+      expect(weightBytes(restored)).toEqual(weightBytes(model));
+      expect(logger.warnings).toEqual([
+        `Removing ${dir}/model.ckpt-1: there is no index ${dir}/checkpoint and it is incomplete (no state.json: a save ` +
+          'that was interrupted or failed), so no restore would use it.',
+      ]);
+    }));
+
   it('input series: the next save removes the orphaned blob', () =>
     tally.run('orphan', async () => {
       const dir = tempDir('series-input-orphan');

@@ -246,14 +246,17 @@ describe('LocalCheckpointStorage.writeAtomicBatch', () => {
       expect(Buffer.from(unframeBlob(stored, 'framed.bin')).equals(Buffer.concat(payload))).toBe(true);
     }));
 
-  it('a seal naming a path outside the root fails the batch and leaves no temporary file', () =>
+  it('a seal naming a path outside the root fails the batch and leaves no temporary file, nor the directory it made', () =>
     tally.run('batch parts and seal', async () => {
       const dir = tempDir('batch-escape');
       const s = await LocalCheckpointStorage.open(dir);
-      await expect(s.writeAtomicBatch([['d/one.bin', new Uint8Array([1])]], () => ['../escape.json', new Uint8Array([2])])).rejects.toThrow(
-        PathEscapeError,
-      );
-      expect(fs.readdirSync(path.join(dir, 'd'))).toEqual([]);
+      fs.mkdirSync(path.join(dir, 'kept'));
+      await expect(
+        s.writeAtomicBatch([['d/one.bin', new Uint8Array([1])], ['kept/two.bin', new Uint8Array([2])]], () => ['../escape.json', new Uint8Array([3])]),
+      ).rejects.toThrow(PathEscapeError);
+      // `d` was made by the batch and goes with it; `kept` was there before and stays (empty again).
+      expect(fs.readdirSync(dir).sort()).toEqual(['kept']);
+      expect(fs.readdirSync(path.join(dir, 'kept'))).toEqual([]);
       expect(fs.existsSync(path.join(dir, '..', 'escape.json'))).toBe(false);
     }));
 });
