@@ -61,6 +61,7 @@ test('the top level exports exactly the calls, hooks, storages and errors a user
     'listCheckpoints',
     'makeSaveableFromIterator',
     'openStorage',
+    'prepareSnapshot',
     'restoreLatest',
     'resumableFit',
     'saveCheckpoint',

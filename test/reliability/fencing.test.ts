@@ -51,6 +51,22 @@ async function waitFor(what: string, condition: () => boolean, timeoutMs = 120_0
   }
 }
 
+/** The child's exit status, or a failure showing its output when it has not exited within `timeoutMs`. */
+async function exitOf(name: string, child: Child, timeoutMs = 120_000): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${name} did not exit within ${timeoutMs} ms; stdout:\n${child.stdout().slice(-3000)}\nstderr:\n${child.stderr().slice(-3000)}`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([child.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function indexedSteps(modelDir: string): Promise<number[]> {
   const storage = openStorage(modelDir);
   try {
@@ -69,7 +85,7 @@ async function suspendTakeOverResume(modelDir: string, env: NodeJS.ProcessEnv): 
     const ackedBeforeStop = numbersOf('saved', stoppedOut);
     // B waits (lockWaitMs) until A's heartbeat is stale, takes the lock over, and trains B_STEPS past A's checkpoint.
     const b = startChild([modelDir, '60000', String(B_STEPS)], env);
-    const bCode = await b.exited;
+    const bCode = await exitOf('job B', b);
     if (bCode !== 0) throw new Error(`job B exited with ${bCode}:\n${b.stdout().slice(-2000)}\n${b.stderr().slice(-2000)}`);
     const resumedAt = Number(/^resumed (\d+)$/m.exec(b.stdout())?.[1]);
     expect(resumedAt).toBeGreaterThanOrEqual(Math.max(...ackedBeforeStop));
@@ -77,7 +93,7 @@ async function suspendTakeOverResume(modelDir: string, env: NodeJS.ProcessEnv): 
     expect(bSaved[bSaved.length - 1]).toBe(resumedAt + B_STEPS);
 
     a.process.kill('SIGCONT');
-    expect(await a.exited).toBe(3);
+    expect(await exitOf('job A after SIGCONT', a)).toBe(3);
     const after = a.stdout().slice(stoppedOut.length);
     // Whatever A acknowledges after SIGCONT was durable before it was stopped (B resumed from it or later).
     for (const step of numbersOf('saved', after)) expect(step).toBeLessThanOrEqual(resumedAt);
