@@ -4,7 +4,7 @@
  * `types.ResumableFitOptions`. Type-only: nothing here exists at run time.
  * @packageDocumentation
  */
-export type { StorageStat, BatchSeal, PartReady, FileContent, HeadedContent, ChecksummedBytes } from './checkpoint/storage';
+export type { StorageStat, BatchSeal, PartReady, PublishCheck, FileContent, HeadedContent, ChecksummedBytes } from './checkpoint/storage';
 export type { SnapshotBufferPool } from './checkpoint/snapshot_buffer_pool';
 export type { FsLayer, FsStat } from './checkpoint/fs_layer';
 export type { CheckpointMeta, CheckpointLimits } from './checkpoint/model_checkpoint';

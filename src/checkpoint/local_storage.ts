@@ -8,7 +8,7 @@ import { lockStaleMsFromEnv } from './lock_stale_env';
 import { CheckpointLogger, consoleLogger } from './logger';
 import { checkRelativePath } from './paths';
 import { contentBytes, headFor, headedCrc32, isHeaded } from './file_content';
-import { type BatchSeal, CheckpointStorage, type ChecksummedBytes, type FileContent, type HeldLock, type PartReady, StorageStat, WorkerStorageDescription } from './storage';
+import { type BatchSeal, CheckpointStorage, type ChecksummedBytes, type FileContent, type HeldLock, type PartReady, type PublishCheck, StorageStat, WorkerStorageDescription } from './storage';
 
 /** Options of {@link LocalCheckpointStorage}. */
 export interface LocalCheckpointStorageOptions {
@@ -295,8 +295,14 @@ export class LocalCheckpointStorage implements CheckpointStorage {
    * their checksums, fsyncs each temporary file as soon as it is written (all before any rename), renames them into place in the order given (the
    * seal last) and fsyncs each directory once. A crash at any point leaves every target with its old or its
    * complete new content; a failure removes the temporary files not yet renamed and names the file and the stage.
+   * `beforePublish` runs between the fsyncs and the first rename (see `CheckpointStorage.writeAtomicBatch`).
    */
-  async writeAtomicBatch(files: ReadonlyArray<readonly [string, FileContent]>, seal?: BatchSeal, ready?: PartReady): Promise<number[]> {
+  async writeAtomicBatch(
+    files: ReadonlyArray<readonly [string, FileContent]>,
+    seal?: BatchSeal,
+    ready?: PartReady,
+    beforePublish?: PublishCheck,
+  ): Promise<number[]> {
     const entries: Array<{ relPath: string; abs: string; content: FileContent }> = await Promise.all(
       files.map(async ([relPath, content]) => ({ relPath, abs: await this.resolve(relPath), content })),
     );
@@ -382,6 +388,14 @@ export class LocalCheckpointStorage implements CheckpointStorage {
     if (unsynced >= 0) {
       await abandon();
       throw fail(entries[unsynced].relPath, 'fsync of the temporary file', (synced[unsynced] as PromiseRejectedResult).reason, true);
+    }
+    if (beforePublish !== undefined) {
+      try {
+        await beforePublish();
+      } catch (e) {
+        await abandon();
+        throw e;
+      }
     }
     for (const [index, { relPath, abs }] of entries.entries()) {
       try {

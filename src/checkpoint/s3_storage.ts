@@ -77,12 +77,30 @@ export interface S3CheckpointStorageOptions {
 /** Name of the lock object directly below the storage root; `list` never returns it. */
 export const S3_LOCK_NAME = '.lock';
 
-/** Contents of the lock object. */
+/**
+ * Prefix of the heartbeat objects, `<prefix>/.lock-heartbeat-<owner token>`, each written only by the job
+ * holding that token: the heartbeat never rewrites the lock object itself, so a heartbeat delayed past a
+ * take-over (the holder suspended between reading its lock and writing it) cannot put the old owner back.
+ */
+export const S3_HEARTBEAT_PREFIX = '.lock-heartbeat-';
+
+/** Whether a storage-relative name is the lock or a heartbeat object (reserved, never listed). */
+function isLockObjectName(relPath: string): boolean {
+  return relPath === S3_LOCK_NAME || relPath.startsWith(S3_HEARTBEAT_PREFIX);
+}
+
+/** Contents of the lock object (`heartbeatMs` is the time it was taken; later beats are heartbeat objects). */
 interface LockRecord {
   owner: string;
   host: string;
   pid: number;
   acquiredMs: number;
+  heartbeatMs: number;
+}
+
+/** Contents of a heartbeat object. */
+interface HeartbeatRecord {
+  owner: string;
   heartbeatMs: number;
 }
 
@@ -256,7 +274,7 @@ export class S3CheckpointStorage implements CheckpointStorage {
     const result: string[] = [];
     for (const key of await this.listKeys(base === '' ? '' : `${base}/`)) {
       const relPath = key.slice(rootLength);
-      if (relPath === S3_LOCK_NAME) continue;
+      if (isLockObjectName(relPath)) continue;
       // Keys no backend could have written ("folder" markers ending in "/", "a//b", "../x") are not
       // checkpoint files; listing them would hand callers paths every other method rejects.
       if (!isCanonicalRelativePath(relPath)) continue;
@@ -274,9 +292,11 @@ export class S3CheckpointStorage implements CheckpointStorage {
   }
 
   /**
-   * Takes the writer lock: the object `<prefix>/.lock` holding an owner token and a heartbeat time.
+   * Takes the writer lock: the object `<prefix>/.lock` holding an owner token, written only to take the lock,
+   * beside the holder's heartbeat object `<prefix>/.lock-heartbeat-<token>`.
    *
-   * 1. An existing lock whose heartbeat is younger than `lockStaleMs` → `CheckpointLockError`.
+   * 1. An existing lock whose last heartbeat (the newer of its own time and its heartbeat object's) is
+   *    younger than `lockStaleMs` → `CheckpointLockError`.
    * 2. Otherwise PUT our record, conditionally: `If-None-Match: *` when there was none, `If-Match: <etag>`
    *    when replacing a stale one. AWS S3 and MinIO honour these, making the take-over exclusive.
    * 3. Wait `lockVerifyDelayMs`, read the lock back and require our owner token. Servers that ignore the
@@ -284,14 +304,18 @@ export class S3CheckpointStorage implements CheckpointStorage {
    *    read "no lock" and PUT more than `lockVerifyDelayMs` apart could both succeed. It catches the common
    *    case, a restarted job racing the same job, but is not a consensus protocol.
    *
-   * While held, a heartbeat rewrites the record every `lockStaleMs / 3`, so only a dead job's lock goes
-   * stale. If the heartbeat finds that another writer took the lock over, the release function throws.
+   * While held, the heartbeat object is rewritten every `lockStaleMs / 3`, so only a dead job's lock goes
+   * stale. The lock object itself is never rewritten: a beat that was read before a take-over and is
+   * written after it (a suspended holder, on a server that ignores `If-Match`) lands in the old holder's
+   * own heartbeat object, and the take-over stands. If the heartbeat finds that another writer took the
+   * lock over, the release function throws.
    */
   async lock(): Promise<HeldLock> {
     const lockKey = this.lockKey();
     const existing = await this.readLock();
     if (existing !== null) {
-      const ageMs = this.now() - existing.record.heartbeatMs;
+      const beatMs = await this.readHeartbeat(existing.record.owner);
+      const ageMs = this.now() - Math.max(existing.record.heartbeatMs, beatMs ?? -Infinity);
       const { host: hostname, pid, owner: token } = existing.record;
       // A job restarted on the same machine after kill -9 takes over at once instead of waiting out the stale time.
       if (ageMs < this.lockStaleMs && !isHolderDeadOnThisHost({ hostname, pid, token })) {
@@ -321,6 +345,11 @@ export class S3CheckpointStorage implements CheckpointStorage {
           `(${check === null ? 'which already released it' : `${check.record.host} pid ${check.record.pid}`}) ` +
           'wrote it at the same moment. Only one job may write a model directory.',
       );
+    }
+    // The previous holder's heartbeat object has no use any more (it may write it again if it is only
+    // suspended: that object is its own and decides nothing).
+    if (existing !== null && existing.record.owner !== owner) {
+      await this.deleteKeys([this.heartbeatKey(existing.record.owner)]).catch(() => undefined);
     }
     rememberHeldToken(owner);
     this.lockToken = owner;
@@ -357,6 +386,7 @@ export class S3CheckpointStorage implements CheckpointStorage {
     let lostTo: LockRecord | null | undefined;
     let inFlight: Promise<void> = Promise.resolve();
     let released = false;
+    const heartbeatKey = this.heartbeatKey(record.owner);
     const beat = async (): Promise<void> => {
       const current = await this.readLock();
       if (current === null || current.record.owner !== record.owner) {
@@ -364,7 +394,8 @@ export class S3CheckpointStorage implements CheckpointStorage {
         clearInterval(timer);
         return;
       }
-      await this.putLock({ ...record, heartbeatMs: this.now() }, { IfMatch: current.etag });
+      const heartbeat: HeartbeatRecord = { owner: record.owner, heartbeatMs: this.now() };
+      await this.put(heartbeatKey, new TextEncoder().encode(JSON.stringify(heartbeat)), {});
     };
     const timer = setInterval(() => {
       // A failed heartbeat (network blip) is retried at the next tick; the lock only goes stale after
@@ -382,11 +413,12 @@ export class S3CheckpointStorage implements CheckpointStorage {
       if (lostTo === undefined) {
         const current = await this.readLock();
         if (current !== null && current.record.owner === record.owner) {
-          await this.deleteKeys([this.lockKey()]);
+          await this.deleteKeys([this.lockKey(), heartbeatKey]);
           return;
         }
         lostTo = current?.record ?? null;
       }
+      await this.deleteKeys([heartbeatKey]).catch(() => undefined);
       throw new CheckpointLockError(
         `The lock ${this.location}/${S3_LOCK_NAME} was taken over while this job held it ` +
           `(${lostTo === null ? 'it was deleted' : `by ${lostTo.host} pid ${lostTo.pid}`}), probably because its ` +
@@ -398,7 +430,7 @@ export class S3CheckpointStorage implements CheckpointStorage {
   /**
    * Writes the lock record with a conditional header. Servers that reject conditional writes as not
    * implemented (rather than ignoring them) get an unconditional PUT: the read-back check in `lock()`
-   * still applies, and a heartbeat must never fail for good, or a live job's lock would go stale.
+   * still applies.
    */
   private async putLock(record: LockRecord, condition: { IfNoneMatch: string } | { IfMatch: string }): Promise<void> {
     if (!this.conditionalWritesUnsupported) {
@@ -450,10 +482,39 @@ export class S3CheckpointStorage implements CheckpointStorage {
     return this.target.prefix === '' ? S3_LOCK_NAME : `${this.target.prefix}/${S3_LOCK_NAME}`;
   }
 
+  private heartbeatKey(owner: string): string {
+    const name = `${S3_HEARTBEAT_PREFIX}${owner}`;
+    return this.target.prefix === '' ? name : `${this.target.prefix}/${name}`;
+  }
+
+  /**
+   * The heartbeat time in `owner`'s heartbeat object, or `null` when there is none (not written yet, or
+   * by a version that kept its heartbeat in the lock object) or it does not name `owner`.
+   */
+  private async readHeartbeat(owner: string): Promise<number | null> {
+    const key = this.heartbeatKey(owner);
+    let body: Uint8Array;
+    try {
+      body = await this.call('lock read', key, async () => {
+        const got = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.target.bucket, Key: key }));
+        return got.Body === undefined ? new Uint8Array(0) : await got.Body.transformToByteArray();
+      });
+    } catch (error) {
+      if (classifyS3Error(error) === 'not-found') return null;
+      throw this.unexpected('lock read', key, error);
+    }
+    try {
+      const value = JSON.parse(new TextDecoder().decode(body)) as Partial<HeartbeatRecord> | null;
+      return value !== null && value.owner === owner && typeof value.heartbeatMs === 'number' ? value.heartbeatMs : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** Maps a storage-relative path to its object key, refusing escapes and the reserved lock name. */
   private keyOf(relPath: string): string {
     const clean = checkRelativePath(relPath, this.location);
-    if (clean === S3_LOCK_NAME) {
+    if (isLockObjectName(clean)) {
       throw new InvalidArgumentError(
         `${JSON.stringify(relPath)} is reserved for the writer lock of ${this.location}; use another name.`,
       );

@@ -37,9 +37,17 @@ export interface CheckpointStorage {
    * durable with them and renamed last (its CRC-32 is not returned). Objects are renamed into place in
    * the order given. Callers fall back to `writeAtomic` + `crc32` when it is absent. `ready`, when given,
    * is awaited before the bytes of a part up to `end` are read (written or checksummed): a snapshot
-   * being copied on the training thread is written as it is copied.
+   * being copied on the training thread is written as it is copied. `beforePublish`, when given, is
+   * awaited once every object is durable under a temporary name and before the first one is put in
+   * place; when it throws, the batch is abandoned and nothing of it becomes visible (fencing checks the
+   * lock there, as late as it can).
    */
-  writeAtomicBatch?(files: ReadonlyArray<readonly [string, FileContent]>, seal?: BatchSeal, ready?: PartReady): Promise<number[]>;
+  writeAtomicBatch?(
+    files: ReadonlyArray<readonly [string, FileContent]>,
+    seal?: BatchSeal,
+    ready?: PartReady,
+    beforePublish?: PublishCheck,
+  ): Promise<number[]>;
   /**
    * Optional, for backends with real directories: whether a directory (not an object) is at `relPath`, so a
    * reader can tell an index file replaced by a directory from a missing one.
@@ -133,6 +141,12 @@ export type BatchSeal = (checksums: readonly number[]) => readonly [string, Uint
  * {@link CheckpointStorage.writeAtomicBatch}.
  */
 export type PartReady = (part: Uint8Array, end: number) => Promise<void>;
+
+/**
+ * Runs right before a batch's objects are put in place, and abandons the batch by throwing: see
+ * {@link CheckpointStorage.writeAtomicBatch}.
+ */
+export type PublishCheck = () => Promise<void>;
 
 /** What {@link CheckpointStorage.readChecksummed} returns. */
 export interface ChecksummedBytes {

@@ -165,12 +165,15 @@ describe('CheckpointWriter', () => {
     // lock over (its owner file names another token), so retention's delete of step 1 is refused by the fence.
     const takenOverAfterRetentionIndex: CheckpointStorage = Object.assign(Object.create(storage) as CheckpointStorage, {
       describeForWorker: () => null,
-      writeAtomic: async (relPath: string, bytes: Uint8Array) => {
-        await storage.writeAtomic(relPath, bytes);
-        if (relPath === 'checkpoint' && ++indexWrites === 3) {
+      // The fenced storage writes single files (the index) through the batch, for its check before the rename.
+      writeAtomicBatch: async (...args: Parameters<NonNullable<CheckpointStorage['writeAtomicBatch']>>) => {
+        const checksums = await (storage.writeAtomicBatch as NonNullable<CheckpointStorage['writeAtomicBatch']>)(...args);
+        const [files] = args;
+        if (files.length === 1 && files[0][0] === 'checkpoint' && ++indexWrites === 3) {
           const owner = JSON.parse(fs.readFileSync(ownerFile, 'utf8')) as { token: string };
           fs.writeFileSync(ownerFile, JSON.stringify({ ...owner, token: 'second-job' }));
         }
+        return checksums;
       },
     });
     const logger = new RecordingLogger();

@@ -205,6 +205,47 @@ describe('S3CheckpointStorage specifics', () => {
       await releaseB();
     });
 
+    it('a heartbeat read before a take-over and written after it does not put the old owner back (no split brain)', async () => {
+      // Job A's heartbeat reads its own lock, then A is suspended before the write; B takes the stale lock over and
+      // releases it; A resumes and its beat's PUT goes out. s3rver ignores If-Match, so only the object it goes to
+      // decides whether A looks like the owner again.
+      const sdk = loadS3Sdk();
+      let armed = false;
+      let openGate: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (openGate = resolve));
+      let signalHeld: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => (signalHeld = resolve));
+      const puts: Array<Promise<unknown>> = [];
+      class GatedClient extends sdk.S3Client {
+        override send(command: unknown, ...rest: unknown[]): Promise<unknown> {
+          const send = (): Promise<unknown> => (super.send as (c: unknown, ...r: unknown[]) => Promise<unknown>)(command, ...rest);
+          if (!armed || !(command instanceof sdk.PutObjectCommand)) return send();
+          armed = false;
+          signalHeld();
+          const put = gate.then(send);
+          puts.push(put.catch(() => undefined));
+          return put;
+        }
+      }
+      const a = open({ prefix: 'late-beat', lockStaleMs: 300, loadSdk: () => ({ ...sdk, S3Client: GatedClient as unknown as typeof sdk.S3Client }) });
+      const releaseA = await a.lock();
+      armed = true;
+      await held;
+      const b = open({ prefix: 'late-beat', lockStaleMs: 300, now: () => Date.now() + 10_000 });
+      const releaseB = await b.lock();
+      await releaseB();
+      openGate();
+      await Promise.all(puts);
+
+      await expect(a.checkLockToken(releaseA.token ?? 'no token')).rejects.toThrow(
+        new RegExp(`^This job lost the writer lock s3://test-bucket/late-beat/\\.lock: it is now held by nobody \\(taken over`),
+      );
+      const c = open({ prefix: 'late-beat' });
+      const releaseC = await c.lock();
+      await releaseC();
+      await expect(releaseA()).rejects.toThrow(/^The lock s3:\/\/test-bucket\/late-beat\/\.lock was taken over while this job held it \(it was deleted\)/);
+    });
+
     it('refuses to guess about a lock object it cannot parse', async () => {
       const raw = open({ prefix: 'garbage' });
       const shared = open({ prefix: '' });
