@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { saveCheckpoint } from '../../src/checkpoint/checkpoint_manager';
 import type { CheckpointLogger } from '../../src/checkpoint/logger';
 import type { CheckpointStorage, StorageStat } from '../../src/checkpoint/storage';
 import { writerFingerprint } from '../../src/checkpoint/model_checkpoint';
@@ -49,6 +50,17 @@ export async function train(model: tf.LayersModel, from: number, to: number): Pr
 /** Every weight of a model as raw bytes, for bit-for-bit comparison. */
 export function weightBytes(model: tf.LayersModel): number[][] {
   return model.getWeights().map((w) => Array.from(new Uint8Array((w.dataSync() as Float32Array).slice().buffer)));
+}
+
+/** A modelDir holding a good checkpoint at step 1 (its weights in `step1`), and the model trained on to step 2. */
+export async function checkpointedAtStep1(tag: string): Promise<{ dir: string; model: tf.LayersModel; step1: number[][] }> {
+  const dir = tempDir(tag);
+  const model = tinyModel();
+  await train(model, 0, 1);
+  await saveCheckpoint(model, dir, { globalStep: 1, epoch: 0 });
+  const step1 = weightBytes(model);
+  await train(model, 1, 2);
+  return { dir, model, step1 };
 }
 
 /** Counts cases tried / passed per category and prints a summary line per category. */

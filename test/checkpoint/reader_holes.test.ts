@@ -12,7 +12,7 @@ import { CheckpointSaverHook } from '../../src/hooks/checkpoint_saver_hook';
 import { SessionRunContext } from '../../src/hooks/session_run_hook';
 import { TrainingSession } from '../../src/hooks/training_session';
 import { errno } from './faulty_fs';
-import { CaseTally, RecordingLogger, tempDir, tinyModel, train, weightBytes } from './helpers';
+import { CaseTally, RecordingLogger, checkpointedAtStep1, tempDir, tinyModel, train, weightBytes } from './helpers';
 
 // The reader holes of issue 14, each refused or reported instead of silently accepted or aborting.
 
@@ -25,12 +25,7 @@ beforeAll(async () => {
 
 /** A modelDir with Adam checkpoints at steps 1 and 2, and the weights of step 1. */
 async function twoCheckpoints(tag: string): Promise<{ dir: string; step1: number[][] }> {
-  const dir = tempDir(tag);
-  const model = tinyModel();
-  await train(model, 0, 1);
-  await saveCheckpoint(model, dir, { globalStep: 1, epoch: 0 });
-  const step1 = weightBytes(model);
-  await train(model, 1, 2);
+  const { dir, model, step1 } = await checkpointedAtStep1(tag);
   await saveCheckpoint(model, dir, { globalStep: 2, epoch: 0 });
   return { dir, step1 };
 }

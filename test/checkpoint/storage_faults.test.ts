@@ -4,7 +4,7 @@ import { restoreLatest, saveCheckpoint } from '../../src/checkpoint/checkpoint_m
 import { LocalCheckpointStorage } from '../../src/checkpoint/local_storage';
 import { CheckpointError } from '../../src/errors';
 import { Fault, FaultyFs } from './faulty_fs';
-import { CaseTally, RecordingLogger, tempDir, tinyModel, train, weightBytes } from './helpers';
+import { CaseTally, RecordingLogger, checkpointedAtStep1, tinyModel, weightBytes } from './helpers';
 
 const tally = new CaseTally();
 afterAll(() => tally.print('storage_faults'));
@@ -16,16 +16,7 @@ function allFiles(dir: string): string[] {
     .sort();
 }
 
-/** A modelDir holding a good checkpoint at step 1, and the model trained on to step 2. */
-async function setup(tag: string) {
-  const dir = tempDir(tag);
-  const model = tinyModel();
-  await train(model, 0, 1);
-  await saveCheckpoint(model, dir, { globalStep: 1, epoch: 0 });
-  const step1 = weightBytes(model);
-  await train(model, 1, 2);
-  return { dir, model, step1 };
-}
+const setup = checkpointedAtStep1;
 
 async function expectStep1Intact(dir: string, step1: number[][]): Promise<void> {
   const logger = new RecordingLogger();
