@@ -395,7 +395,7 @@ export class S3CheckpointStorage implements CheckpointStorage {
         return;
       }
       const heartbeat: HeartbeatRecord = { owner: record.owner, heartbeatMs: this.now() };
-      await this.put(heartbeatKey, new TextEncoder().encode(JSON.stringify(heartbeat)), {});
+      await this.put(heartbeatKey, encodeLock(heartbeat), {});
     };
     const timer = setInterval(() => {
       // A failed heartbeat (network blip) is retried at the next tick; the lock only goes stale after
@@ -455,11 +455,10 @@ export class S3CheckpointStorage implements CheckpointStorage {
     );
   }
 
-  private async readLock(): Promise<{ record: LockRecord; etag: string } | null> {
-    const key = this.lockKey();
-    let response: { body: Uint8Array; etag: string };
+  /** The body and ETag of a lock or heartbeat object, or `null` when it does not exist. */
+  private async readLockObject(key: string): Promise<{ body: Uint8Array; etag: string } | null> {
     try {
-      response = await this.call('lock read', key, async () => {
+      return await this.call('lock read', key, async () => {
         const got = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.target.bucket, Key: key }));
         const body = got.Body === undefined ? new Uint8Array(0) : await got.Body.transformToByteArray();
         return { body, etag: got.ETag ?? '' };
@@ -468,6 +467,11 @@ export class S3CheckpointStorage implements CheckpointStorage {
       if (classifyS3Error(error) === 'not-found') return null;
       throw this.unexpected('lock read', key, error);
     }
+  }
+
+  private async readLock(): Promise<{ record: LockRecord; etag: string } | null> {
+    const response = await this.readLockObject(this.lockKey());
+    if (response === null) return null;
     const record = decodeLock(response.body);
     if (record === null) {
       throw new CheckpointLockError(
@@ -492,19 +496,10 @@ export class S3CheckpointStorage implements CheckpointStorage {
    * by a version that kept its heartbeat in the lock object) or it does not name `owner`.
    */
   private async readHeartbeat(owner: string): Promise<number | null> {
-    const key = this.heartbeatKey(owner);
-    let body: Uint8Array;
+    const response = await this.readLockObject(this.heartbeatKey(owner));
+    if (response === null) return null;
     try {
-      body = await this.call('lock read', key, async () => {
-        const got = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.target.bucket, Key: key }));
-        return got.Body === undefined ? new Uint8Array(0) : await got.Body.transformToByteArray();
-      });
-    } catch (error) {
-      if (classifyS3Error(error) === 'not-found') return null;
-      throw this.unexpected('lock read', key, error);
-    }
-    try {
-      const value = JSON.parse(new TextDecoder().decode(body)) as Partial<HeartbeatRecord> | null;
+      const value = JSON.parse(new TextDecoder().decode(response.body)) as Partial<HeartbeatRecord> | null;
       return value !== null && value.owner === owner && typeof value.heartbeatMs === 'number' ? value.heartbeatMs : null;
     } catch {
       return null;
@@ -753,7 +748,7 @@ function isMissingRegion(error: unknown): boolean {
   return error instanceof Error && /region is missing/i.test(error.message);
 }
 
-function encodeLock(record: LockRecord): Uint8Array {
+function encodeLock(record: LockRecord | HeartbeatRecord): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(record));
 }
 

@@ -16,8 +16,6 @@ function allFiles(dir: string): string[] {
     .sort();
 }
 
-const setup = checkpointedAtStep1;
-
 async function expectStep1Intact(dir: string, step1: number[][]): Promise<void> {
   const logger = new RecordingLogger();
   const restored = tinyModel();
@@ -67,7 +65,7 @@ const faultCases: Array<[string, Fault, RegExp]> = [
 describe('storage faults during a save', () => {
   it.each(faultCases)('%s: the previous checkpoint stays latest and intact', (_name, fault, message) =>
     tally.run('storage faults', async () => {
-      const { dir, model, step1 } = await setup('fault');
+      const { dir, model, step1 } = await checkpointedAtStep1('fault');
       const before = allFiles(dir);
       const storage = new LocalCheckpointStorage(dir, { fs: new FaultyFs(fault) });
       const err = await saveCheckpoint(model, storage, { globalStep: 2, epoch: 0 }).catch((e: unknown) => e);
@@ -81,7 +79,7 @@ describe('storage faults during a save', () => {
 
   it('a failed directory fsync after the index rename says the new checkpoint may not be durable', () =>
     tally.run('storage faults', async () => {
-      const { dir, model } = await setup('dirfsync');
+      const { dir, model } = await checkpointedAtStep1('dirfsync');
       const storage = new LocalCheckpointStorage(dir, { fs: new FaultyFs({ kind: 'dirFsync', code: 'EIO' }) });
       const err = await saveCheckpoint(model, storage, { globalStep: 2, epoch: 0 }).catch((e: unknown) => e);
       expect((err as Error).message).toMatch(
@@ -101,7 +99,7 @@ describe('atomicity', () => {
   for (const target of ['weights.bin', 'state.json', 'checkpoint']) {
     it(`a crash between writing the temporary ${target} and renaming it leaves the old checkpoint latest`, () =>
       tally.run('atomicity', async () => {
-        const { dir, model, step1 } = await setup('crash');
+        const { dir, model, step1 } = await checkpointedAtStep1('crash');
         const storage = new LocalCheckpointStorage(dir, { fs: new FaultyFs({ kind: 'crashBeforeRename', target }) });
         await expect(saveCheckpoint(model, storage, { globalStep: 2, epoch: 0 })).rejects.toThrow(CheckpointError);
         // The dead process left its temporary file behind; a restarted process ignores it.
